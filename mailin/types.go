@@ -63,7 +63,7 @@ type Parsed struct {
 	ReplyTo     []Address
 	To          []Address
 	Cc          []Address
-	DeliveredTo []string // Delivered-To / X-Original-To addresses, lower-cased
+	DeliveredTo []string  // Delivered-To / X-Original-To addresses, lower-cased
 	Date        time.Time // zero when missing or unparseable
 	InReplyTo   []string  // message ids without brackets
 	References  []string  // message ids without brackets, in header order
@@ -153,7 +153,7 @@ type Class struct {
 type ClassKind string
 
 const (
-	ClassNormal    ClassKind = ""          // a person's mail
+	ClassNormal    ClassKind = ""           // a person's mail
 	ClassAutoReply ClassKind = "auto_reply" // RFC 3834 auto-replies, vacation, list/bulk mail
 	ClassBounce    ClassKind = "bounce"     // DSN or legacy non-delivery report
 	ClassOwn       ClassKind = "own"        // our own outgoing mail or mail from our own addresses
