@@ -1,0 +1,358 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+)
+
+var namedParam = regexp.MustCompile(`(^|[\s(,]):[a-z_]+`)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+//go:embed sql/*.sql
+var sqlFiles embed.FS
+
+// Store is the database plus the blob store of one data directory.
+type Store struct {
+	Q     // reads outside a transaction
+	db    *sqlx.DB
+	Blobs *Blobs
+	log   *slog.Logger
+	stmts map[string]*sqlx.Stmt
+	named map[string]*sqlx.NamedStmt
+}
+
+// Q runs the named queries against a database or a transaction.
+type Q struct {
+	s   *Store
+	ext sqlx.ExtContext
+	tx  *sqlx.Tx // nil outside a transaction
+}
+
+// Open opens (creating when needed) the database and blob store in dataDir
+// and migrates the schema forward.
+func Open(dataDir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("store: data dir: %w", err)
+	}
+	blobs, err := NewBlobs(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dataDir, "tikkit.db")
+	// Immediate write transactions, WAL, and full sync: a commit is on disk
+	// before the SMTP 250 goes out (group commit keeps that affordable).
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=FULL&_foreign_keys=1"
+	db, err := sqlx.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, Blobs: blobs, log: log}
+	s.Q = Q{s: s, ext: db}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.prepare(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	for _, st := range s.named {
+		st.Close()
+	}
+	return s.db.Close()
+}
+
+// DB exposes the handle for tests and tools.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// loadQueries parses "-- name: x" blocks of every non-migration .sql file.
+func loadQueries() (map[string]string, error) {
+	out := map[string]string{}
+	entries, err := sqlFiles.ReadDir("sql")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if isMigration(e.Name()) {
+			continue
+		}
+		b, err := sqlFiles.ReadFile("sql/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		var name string
+		var body strings.Builder
+		flush := func() error {
+			if name == "" {
+				return nil
+			}
+			if _, dup := out[name]; dup {
+				return fmt.Errorf("store: query %q defined twice", name)
+			}
+			out[name] = strings.TrimSpace(body.String())
+			body.Reset()
+			return nil
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if n, ok := strings.CutPrefix(strings.TrimSpace(line), "-- name:"); ok {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+				name = strings.TrimSpace(n)
+				continue
+			}
+			body.WriteString(line)
+			body.WriteByte('\n')
+		}
+		if err := flush(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// prepare prepares every named query, so a typo fails at start-up.
+func (s *Store) prepare() error {
+	qs, err := loadQueries()
+	if err != nil {
+		return err
+	}
+	s.stmts = map[string]*sqlx.Stmt{}
+	s.named = map[string]*sqlx.NamedStmt{}
+	for name, q := range qs {
+		q = s.db.Rebind(q)
+		if namedParam.MatchString(q) {
+			st, err := s.db.PrepareNamed(q)
+			if err != nil {
+				return fmt.Errorf("store: prepare %s: %w", name, err)
+			}
+			s.named[name] = st
+			continue
+		}
+		st, err := s.db.Preparex(q)
+		if err != nil {
+			return fmt.Errorf("store: prepare %s: %w", name, err)
+		}
+		s.stmts[name] = st
+	}
+	return nil
+}
+
+func (q Q) stmt(name string) *sqlx.Stmt {
+	st, ok := q.s.stmts[name]
+	if !ok {
+		panic("store: unknown query " + name) // programming error, caught by tests
+	}
+	if q.tx != nil {
+		return q.tx.Stmtx(st)
+	}
+	return st
+}
+
+func (q Q) get(ctx context.Context, dest any, name string, args ...any) error {
+	err := q.stmt(name).GetContext(ctx, dest, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", name, err)
+	}
+	return nil
+}
+
+func (q Q) sel(ctx context.Context, dest any, name string, args ...any) error {
+	if err := q.stmt(name).SelectContext(ctx, dest, args...); err != nil {
+		return fmt.Errorf("store: %s: %w", name, err)
+	}
+	return nil
+}
+
+func (q Q) exec(ctx context.Context, name string, args ...any) (int64, error) {
+	res, err := q.stmt(name).ExecContext(ctx, args...)
+	if err != nil {
+		return 0, fmt.Errorf("store: %s: %w", name, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+func (q Q) insert(ctx context.Context, name string, args ...any) (int64, error) {
+	var id int64
+	if err := q.stmt(name).QueryRowxContext(ctx, args...).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: %s: %w", name, err)
+	}
+	return id, nil
+}
+
+func (q Q) insertNamed(ctx context.Context, name string, arg any) (int64, error) {
+	st, ok := q.s.named[name]
+	if !ok {
+		panic("store: unknown named query " + name)
+	}
+	if q.tx != nil {
+		st = q.tx.NamedStmtContext(ctx, st)
+	}
+	var id int64
+	if err := st.QueryRowxContext(ctx, arg).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: %s: %w", name, err)
+	}
+	return id, nil
+}
+
+// Tx is one write transaction. Savepoints let a batch of independent
+// changes share one commit (group commit) while failing one by one.
+type Tx struct {
+	Q
+	n int
+}
+
+// Begin starts an immediate write transaction.
+func (s *Store) Begin(ctx context.Context) (*Tx, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	return &Tx{Q: Q{s: s, ext: tx, tx: tx}}, nil
+}
+
+// Commit commits the transaction.
+func (t *Tx) Commit() error {
+	if err := t.tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback abandons the transaction; safe after Commit.
+func (t *Tx) Rollback() error {
+	err := t.tx.Rollback()
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}
+
+// Savepoint runs fn inside a savepoint: when fn fails, only its changes are
+// undone and the transaction stays usable.
+func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
+	t.n++
+	name := fmt.Sprintf("sp%d", t.n)
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("store: savepoint: %w", err)
+	}
+	if err := fn(); err != nil {
+		if _, rerr := t.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+			return errors.Join(err, fmt.Errorf("store: rollback to savepoint: %w", rerr))
+		}
+		t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name)
+		return err
+	}
+	if _, err := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("store: release savepoint: %w", err)
+	}
+	return nil
+}
+
+// Update runs fn in one transaction and commits it.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func isMigration(name string) bool {
+	return len(name) > 4 && name[0] >= '0' && name[0] <= '9' && strings.HasSuffix(name, ".sql")
+}
+
+// migrations returns the ordered migration files: NNN_name.sql.
+func migrations() ([]string, error) {
+	entries, err := sqlFiles.ReadDir("sql")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if isMigration(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// SchemaVersion is the number of migrations this binary knows.
+func SchemaVersion() int {
+	m, _ := migrations()
+	return len(m)
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrations table: %w", err)
+	}
+	names, err := migrations()
+	if err != nil {
+		return err
+	}
+	var have int
+	if err := s.db.GetContext(ctx, &have, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"); err != nil {
+		return fmt.Errorf("store: schema version: %w", err)
+	}
+	if have > len(names) {
+		return fmt.Errorf("store: database schema version %d is newer than this tikkitd (%d); upgrade tikkitd", have, len(names))
+	}
+	for i := have; i < len(names); i++ {
+		b, err := sqlFiles.ReadFile("sql/" + names[i])
+		if err != nil {
+			return err
+		}
+		err = s.Update(ctx, func(tx *Tx) error {
+			if _, err := tx.tx.ExecContext(ctx, string(b)); err != nil {
+				return fmt.Errorf("store: migration %s: %w", names[i], err)
+			}
+			_, err := tx.tx.ExecContext(ctx, s.db.Rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+				i+1, names[i], time.Now().UTC())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		s.log.Info("store: migrated", slog.String("migration", names[i]))
+	}
+	return nil
+}
