@@ -25,7 +25,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -375,29 +374,27 @@ func report(out io.Writer, o Options, r Result) {
 		proto = "lmtp"
 	}
 	fmt.Fprintf(out, "mailbench  %s %s  c=%d  size=%d  threads=%.2f\n\n", proto, o.Addr, o.C, o.Size, o.Threads)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "sent\t%d\t\n", r.Sent)
-	fmt.Fprintf(tw, "  of which replies\t%d\t\n", r.Replies)
-	fmt.Fprintf(tw, "failed\t%d\t\n", r.Failed)
-	fmt.Fprintf(tw, "elapsed\t%s\t\n", r.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(tw, "messages/s\t%.1f\t\n", r.Rate)
-	fmt.Fprintf(tw, "MB/s\t%.2f\t\n", float64(r.Bytes)/1e6/max(r.Elapsed.Seconds(), 1e-9))
-	fmt.Fprintf(tw, "\t\t\n")
-	fmt.Fprintf(tw, "latency\tp50\tp90\tp99\tmax\t\n")
-	fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t\n", ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max))
+	row := func(label, value, unit string) {
+		fmt.Fprintln(out, strings.TrimRight(fmt.Sprintf("  %-10s %12s %s", label, value, unit), " "))
+	}
+	row("sent", strconv.Itoa(r.Sent), fmt.Sprintf("msgs (%d replies)", r.Replies))
+	row("failed", strconv.Itoa(r.Failed), "msgs")
+	row("elapsed", r.Elapsed.Round(time.Millisecond).String(), "")
+	row("rate", strconv.FormatFloat(r.Rate, 'f', 1, 64), "msg/s")
+	row("throughput", strconv.FormatFloat(float64(r.Bytes)/1e6/max(r.Elapsed.Seconds(), 1e-9), 'f', 2, 64), "MB/s")
+	fmt.Fprintf(out, "\n  %-10s %9s %9s %9s %9s\n", "latency", "p50", "p90", "p99", "max")
+	fmt.Fprintf(out, "  %-10s %9s %9s %9s %9s\n", "", ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max))
 	if len(r.Errors) > 0 {
-		fmt.Fprintf(tw, "\t\t\n")
-		fmt.Fprintf(tw, "errors\tcount\t\n")
 		codes := make([]string, 0, len(r.Errors))
 		for c := range r.Errors {
 			codes = append(codes, c)
 		}
 		slices.Sort(codes)
+		fmt.Fprintf(out, "\n  %-10s %12s\n", "errors", "msgs")
 		for _, c := range codes {
-			fmt.Fprintf(tw, "%s\t%d\t\n", c, r.Errors[c])
+			fmt.Fprintf(out, "  %-10s %12d\n", c, r.Errors[c])
 		}
 	}
-	tw.Flush()
 	fmt.Fprintf(out, "\nmailbench: %d msgs, %.1f msg/s, p50 %s, p99 %s\n", r.Sent, r.Rate, ms(r.P50), ms(r.P99))
 }
 
