@@ -1,0 +1,125 @@
+package web
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"time"
+)
+
+// Stats are the aggregate counts shown on the status page. cmd fills them
+// from the store; none of them is personal data.
+type Stats struct {
+	OpenRequests   int64
+	ClosedRequests int64
+	MessagesToday  int64 // inbound messages received since local midnight
+	HeldMessages   int64 // kept but unparseable or otherwise held for an operator
+	TotalMessages  int64
+	LastMessageAt  time.Time // zero when no message was ever received
+}
+
+// Listener is one inbound endpoint as shown on the page, e.g.
+// {"smtp", "127.0.0.1:2525", true}.
+type Listener struct {
+	Name string
+	Addr string
+	Up   bool
+}
+
+//go:embed status.html
+var statusHTML string
+
+var statusTmpl = template.Must(template.New("status.html").Parse(statusHTML))
+
+// statusPage is the template's data. Every field is preformatted so the
+// template stays free of logic beyond if/range.
+type statusPage struct {
+	Level     string // "ok", "warn" or "down": the colour of the headline
+	Headline  string
+	Version   string
+	Uptime    string
+	Now       string
+	DBDown    bool
+	Stats     Stats
+	LastMsg   string
+	Listeners []Listener
+}
+
+// buildPage turns the inputs into the page model. statsErr non-nil means
+// the database could not be read; st is then ignored.
+func buildPage(version string, started, now time.Time, st Stats, statsErr error, ls []Listener) statusPage {
+	p := statusPage{
+		Version:   version,
+		Uptime:    humanDuration(now.Sub(started)),
+		Now:       now.Format("2006-01-02 15:04 MST"),
+		Listeners: ls,
+	}
+	if p.Version == "" {
+		p.Version = "unknown"
+	}
+	down := 0
+	for _, l := range ls {
+		if !l.Up {
+			down++
+		}
+	}
+	switch {
+	case statsErr != nil:
+		p.Level, p.Headline, p.DBDown = "down", "Database unavailable", true
+	case down > 0:
+		p.Level, p.Headline = "warn", plural(down, "listener", "listeners")+" down"
+	case st.HeldMessages > 0:
+		p.Level, p.Headline = "warn", plural64(st.HeldMessages, "held message", "held messages")+" need a look"
+	default:
+		p.Level, p.Headline = "ok", "All systems normal"
+	}
+	if statsErr == nil {
+		p.Stats = st
+		p.LastMsg = lastMessage(st.LastMessageAt, now)
+	}
+	return p
+}
+
+// lastMessage formats the time of the last inbound message with how long
+// ago it was: "2026-05-01 14:03 CEST (5 min ago)".
+func lastMessage(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	ago := now.Sub(t)
+	if ago < 0 {
+		ago = 0
+	}
+	rel := "just now"
+	if ago >= time.Minute {
+		rel = humanDuration(ago) + " ago"
+	}
+	return t.In(now.Location()).Format("2006-01-02 15:04 MST") + " (" + rel + ")"
+}
+
+// humanDuration formats d coarsely for people: "45 s", "12 min",
+// "3 h 12 min", "2 d 5 h".
+func humanDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	default:
+		return fmt.Sprintf("%d d %d h", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+	}
+}
+
+func plural(n int, one, many string) string { return plural64(int64(n), one, many) }
+
+func plural64(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
