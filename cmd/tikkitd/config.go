@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Config is the TOML settings file (DESIGN §5); tikkit.example.toml documents every key.
+type Config struct {
+	DataDir string       `toml:"data_dir"`
+	Mail    MailConfig   `toml:"mail"`
+	SMTP    SMTPConfig   `toml:"smtp"`
+	HTTP    HTTPConfig   `toml:"http"`
+	Limits  LimitsConfig `toml:"limits"`
+	Log     LogConfig    `toml:"log"`
+}
+
+type MailConfig struct {
+	Address            string   `toml:"address"`
+	Aliases            []string `toml:"aliases"`
+	MessageIDDomain    string   `toml:"message_id_domain"`
+	SubjectTagPrefix   string   `toml:"subject_tag_prefix"`
+	FirstRequestNumber int64    `toml:"first_request_number"`
+}
+
+type SMTPConfig struct {
+	Listen          string `toml:"listen"`
+	LMTP            string `toml:"lmtp"`
+	MaxMessageBytes int64  `toml:"max_message_bytes"`
+	MaxRecipients   int    `toml:"max_recipients"`
+	Hostname        string `toml:"hostname"`
+}
+
+type HTTPConfig struct {
+	Listen    string `toml:"listen"`
+	PublicURL string `toml:"public_url"`
+}
+
+type LimitsConfig struct {
+	MaxAttachmentBytes int64 `toml:"max_attachment_bytes"`
+	MaxNewFollowers    int   `toml:"max_new_followers"`
+}
+
+type LogConfig struct {
+	Level  string `toml:"level"`  // debug | info | warn | error
+	Format string `toml:"format"` // text | json
+}
+
+// defaultConfig is the embedded default of DESIGN §6: it runs with no file.
+func defaultConfig() Config {
+	return Config{
+		DataDir: "./tikkit-data",
+		Mail: MailConfig{
+			Address:            "help@localhost",
+			SubjectTagPrefix:   "REQ-",
+			FirstRequestNumber: 1001,
+		},
+		SMTP: SMTPConfig{
+			Listen:          "127.0.0.1:2525",
+			MaxMessageBytes: 50 << 20,
+			MaxRecipients:   50,
+		},
+		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080"},
+		Limits: LimitsConfig{MaxAttachmentBytes: 25 << 20, MaxNewFollowers: 20},
+		Log:    LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// loadConfig reads path (or $TIKKIT_CONFIG when path is ""), over the
+// defaults; with neither it returns the defaults. Unknown keys are errors.
+func loadConfig(path string) (Config, string, error) {
+	cfg := defaultConfig()
+	if path == "" {
+		path = os.Getenv("TIKKIT_CONFIG")
+	}
+	if path == "" {
+		return cfg, "", cfg.validate()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, path, fmt.Errorf("config: %w", err)
+	}
+	dec := toml.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return cfg, path, fmt.Errorf("config %s: unknown setting:\n%s", path, sm.String())
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return cfg, path, fmt.Errorf("config %s:%d:%d: %s", path, row, col, de.Error())
+		}
+		return cfg, path, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, path, cfg.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.DataDir == "" {
+		bad("data_dir: must be set")
+	}
+	c.Mail.Address = strings.ToLower(strings.TrimSpace(c.Mail.Address))
+	if !strings.Contains(c.Mail.Address, "@") {
+		bad("mail.address: %q is not an email address", c.Mail.Address)
+	}
+	for i, a := range c.Mail.Aliases {
+		c.Mail.Aliases[i] = strings.ToLower(strings.TrimSpace(a))
+		if !strings.Contains(a, "@") {
+			bad("mail.aliases: %q is not an email address", a)
+		}
+	}
+	if c.Mail.MessageIDDomain == "" {
+		_, dom, _ := strings.Cut(c.Mail.Address, "@")
+		c.Mail.MessageIDDomain = dom
+	}
+	if c.Mail.SubjectTagPrefix == "" {
+		c.Mail.SubjectTagPrefix = "REQ-"
+	}
+	if c.Mail.FirstRequestNumber <= 0 {
+		bad("mail.first_request_number: must be positive")
+	}
+	for name, addr := range map[string]string{"smtp.listen": c.SMTP.Listen, "smtp.lmtp": c.SMTP.LMTP, "http.listen": c.HTTP.Listen} {
+		if addr == "" || strings.HasPrefix(addr, "/") {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad("%s: %q: %v", name, addr, err)
+		}
+	}
+	if c.SMTP.MaxMessageBytes <= 0 {
+		bad("smtp.max_message_bytes: must be positive")
+	}
+	if c.SMTP.MaxRecipients <= 0 {
+		c.SMTP.MaxRecipients = 50
+	}
+	if c.HTTP.PublicURL != "" {
+		if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("http.public_url: %q is not an http(s) URL", c.HTTP.PublicURL)
+		}
+	}
+	if c.Limits.MaxAttachmentBytes < 0 {
+		bad("limits.max_attachment_bytes: must not be negative (0 means no limit)")
+	}
+	switch c.Log.Level {
+	case "", "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		bad("log.format: %q is not text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}

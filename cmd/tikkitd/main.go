@@ -1,0 +1,219 @@
+// Command tikkitd is the tikkit daemon and its administration commands.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/tikkit/tikkit/mailin"
+	"github.com/tikkit/tikkit/store"
+)
+
+var version = "dev"
+
+// Exit codes from sysexits.h that MTAs understand.
+const (
+	exitOK       = 0
+	exitUsage    = 64
+	exitDataErr  = 65
+	exitNoInput  = 66
+	exitSoftware = 70
+	exitTempFail = 75
+	exitConfig   = 78
+)
+
+const usage = `tikkitd — email-first ticketing for facilities teams
+
+Usage: tikkitd <command> [-config FILE] [flags]
+
+Commands:
+  serve                      run the daemon (SMTP/LMTP listener, status page)
+  ingest [FILE...]           ingest messages from files or stdin (MTA pipe); one JSON line each
+  check-config               validate the configuration and print the effective settings
+  requests [--json]          list requests
+  request show N [--json]    show one request with its followers and messages
+  people [--json]            list people
+  held [--json]              list messages kept without a request, with the reason
+  reprocess ID|--all         run held messages through the ingest path again
+  version                    print the version
+
+The configuration is -config FILE, else $TIKKIT_CONFIG, else the embedded default
+(data in ./tikkit-data, SMTP on 127.0.0.1:2525, HTTP on 127.0.0.1:8080, address help@localhost).
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "tikkitd: internal error: %v\n", r)
+			code = exitSoftware
+		}
+	}()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(rest, stderr)
+	case "ingest":
+		return cmdIngest(rest, stdin, stdout, stderr)
+	case "check-config":
+		return cmdCheckConfig(rest, stdout, stderr)
+	case "requests":
+		return cmdRequests(rest, stdout, stderr)
+	case "request":
+		return cmdRequest(rest, stdout, stderr)
+	case "people":
+		return cmdPeople(rest, stdout, stderr)
+	case "held":
+		return cmdHeld(rest, stdout, stderr)
+	case "reprocess":
+		return cmdReprocess(rest, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "tikkitd", version)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "tikkitd: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+// common is what every subcommand shares: its flags, config and logger.
+type common struct {
+	fs         *flag.FlagSet
+	configPath string
+	json       bool
+	cfg        Config
+	log        *slog.Logger
+	args       []string // positional arguments
+}
+
+func newCommon(name string, stderr io.Writer) *common {
+	c := &common{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	c.fs.SetOutput(stderr)
+	c.fs.StringVar(&c.configPath, "config", "", "configuration file (default $TIKKIT_CONFIG, else the embedded default)")
+	return c
+}
+
+func (c *common) withJSON() *common {
+	c.fs.BoolVar(&c.json, "json", false, "print JSON")
+	return c
+}
+
+// parse parses flags wherever they stand among the positional arguments,
+// then loads the configuration. done reports that the command must exit
+// with code (help, a usage or configuration error).
+func (c *common) parse(args []string, stderr io.Writer, level slog.Level) (code int, done bool) {
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK, true
+			}
+			return exitUsage, true
+		}
+		if c.fs.NArg() == 0 {
+			break
+		}
+		c.args = append(c.args, c.fs.Arg(0))
+		args = c.fs.Args()[1:]
+	}
+	cfg, path, err := loadConfig(c.configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "tikkitd: %v\n", err)
+		return exitConfig, true
+	}
+	c.cfg, c.configPath = cfg, path
+	c.log = newLogger(cfg.Log, stderr, level)
+	return 0, false
+}
+
+func newLogger(lc LogConfig, w io.Writer, min slog.Level) *slog.Logger {
+	level := min
+	switch lc.Level {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	if level < min && min > slog.LevelInfo {
+		level = min
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if lc.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func (c *common) openStore(stderr io.Writer) (*store.Store, bool) {
+	st, err := store.Open(c.cfg.DataDir, c.log)
+	if err != nil {
+		fmt.Fprintf(stderr, "tikkitd: %v\n", err)
+		return nil, false
+	}
+	return st, true
+}
+
+func (c *common) ingestOptions() mailin.Options {
+	cfg := c.cfg
+	return mailin.Options{
+		Identity: mailin.Identity{
+			Address:         cfg.Mail.Address,
+			Aliases:         cfg.Mail.Aliases,
+			MessageIDDomain: cfg.Mail.MessageIDDomain,
+		},
+		SubjectTagPrefix:   cfg.Mail.SubjectTagPrefix,
+		FirstRequestNumber: cfg.Mail.FirstRequestNumber,
+		MaxMessageBytes:    cfg.SMTP.MaxMessageBytes,
+		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes,
+		MaxNewFollowers:    cfg.Limits.MaxNewFollowers,
+		Logger:             c.log,
+	}
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
+	c := newCommon("check-config", stderr)
+	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
+		return code
+	}
+	src := c.configPath
+	if src == "" {
+		src = "embedded default"
+	}
+	fmt.Fprintf(stdout, "configuration OK (%s)\n", src)
+	fmt.Fprintf(stdout, "  data_dir          %s\n", c.cfg.DataDir)
+	fmt.Fprintf(stdout, "  address           %s\n", c.cfg.Mail.Address)
+	if len(c.cfg.Mail.Aliases) > 0 {
+		fmt.Fprintf(stdout, "  aliases           %s\n", strings.Join(c.cfg.Mail.Aliases, ", "))
+	}
+	fmt.Fprintf(stdout, "  message ids       @%s\n", c.cfg.Mail.MessageIDDomain)
+	fmt.Fprintf(stdout, "  subject tag       [%s%d]\n", c.cfg.Mail.SubjectTagPrefix, c.cfg.Mail.FirstRequestNumber)
+	fmt.Fprintf(stdout, "  smtp              %s\n", orNone(c.cfg.SMTP.Listen))
+	fmt.Fprintf(stdout, "  lmtp              %s\n", orNone(c.cfg.SMTP.LMTP))
+	fmt.Fprintf(stdout, "  http              %s (%s)\n", orNone(c.cfg.HTTP.Listen), c.cfg.HTTP.PublicURL)
+	fmt.Fprintf(stdout, "  max message       %d bytes\n", c.cfg.SMTP.MaxMessageBytes)
+	fmt.Fprintf(stdout, "  max attachment    %d bytes\n", c.cfg.Limits.MaxAttachmentBytes)
+	return exitOK
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(off)"
+	}
+	return s
+}

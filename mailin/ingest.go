@@ -1,0 +1,320 @@
+package mailin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tikkit/tikkit/store"
+)
+
+// Outcomes of one delivered message, as `tikkitd ingest` prints them.
+const (
+	OutcomeCreated   = "created"
+	OutcomeAppended  = "appended"
+	OutcomeDuplicate = "duplicate"
+	OutcomeAutoReply = "auto_reply"
+	OutcomeBounce    = "bounce"
+	OutcomeRefused   = "refused"
+	OutcomeHeld      = "held"
+)
+
+// Options configure the ingest path.
+type Options struct {
+	Identity           Identity
+	SubjectTagPrefix   string // default "REQ-"
+	FirstRequestNumber int64  // default 1001
+	MaxMessageBytes    int64  // per message; over it (from a pipe or IMAP) attachments are not stored
+	MaxAttachmentBytes int64  // per attachment; <= 0 means no limit
+	MaxNewFollowers    int    // new accounts one mail may create from its recipients; default 20
+	SubjectWindow      time.Duration
+	Logger             *slog.Logger
+	// Observe, when set, is told the outcome and latency of every message.
+	Observe func(outcome string, seconds float64)
+}
+
+// Delivery is one message handed to the ingest path by any source.
+type Delivery struct {
+	Source        string // smtp | lmtp | ingest | imap | reprocess
+	EnvelopeFrom  string // MAIL FROM; "" for the null sender <>
+	EnvelopeKnown bool   // false when there was no envelope (a file)
+	EnvelopeTo    []string
+	Raw           *Raw
+}
+
+// Result is what happened to one message.
+type Result struct {
+	MessageID string `json:"message_id"`
+	Outcome   string `json:"outcome"`
+	Request   int64  `json:"request,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// TempError marks a failure that may succeed when retried (4xx, EX_TEMPFAIL).
+type TempError struct{ Err error }
+
+func (e *TempError) Error() string { return "temporary failure: " + e.Err.Error() }
+func (e *TempError) Unwrap() error { return e.Err }
+
+// IsTemporary reports whether err is worth retrying.
+func IsTemporary(err error) bool {
+	var t *TempError
+	return errors.As(err, &t)
+}
+
+// Ingester runs the one ingest path. Parsing happens in the caller's
+// goroutine; the database work of concurrent messages is grouped into one
+// transaction per batch (group commit), each message in its own savepoint.
+type Ingester struct {
+	st   *store.Store
+	opt  Options
+	log  *slog.Logger
+	jobs chan *job
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type job struct {
+	d       Delivery
+	p       *Parsed
+	class   Class
+	visible string
+	replace int64 // message row to replace (reprocess)
+	res     Result
+	err     error
+	done    chan struct{}
+}
+
+// maxBatch bounds one group commit.
+const maxBatch = 128
+
+// NewIngester starts the committer; Close stops it.
+func NewIngester(st *store.Store, opt Options) *Ingester {
+	if opt.SubjectTagPrefix == "" {
+		opt.SubjectTagPrefix = "REQ-"
+	}
+	if opt.FirstRequestNumber <= 0 {
+		opt.FirstRequestNumber = 1001
+	}
+	if opt.MaxNewFollowers <= 0 {
+		opt.MaxNewFollowers = 20
+	}
+	if opt.SubjectWindow <= 0 {
+		opt.SubjectWindow = 30 * 24 * time.Hour
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	in := &Ingester{st: st, opt: opt, log: opt.Logger, jobs: make(chan *job, maxBatch), stop: make(chan struct{})}
+	in.wg.Add(1)
+	go in.commitLoop()
+	return in
+}
+
+// Close stops the committer after the jobs in flight.
+func (in *Ingester) Close() {
+	close(in.stop)
+	in.wg.Wait()
+}
+
+// Ingest runs one message through the path. It returns only after the raw
+// message and its effect are committed; an error means nothing was
+// acknowledged and the sender should retry (it is always temporary).
+func (in *Ingester) Ingest(ctx context.Context, d Delivery) (Result, error) {
+	start := time.Now()
+	defer d.Raw.Discard()
+	if d.Raw.Path != "" {
+		if err := in.st.Blobs.PutFile(d.Raw.Path, d.Raw.SHA256); err != nil {
+			return Result{}, &TempError{err}
+		}
+	}
+	p, err := in.parse(d)
+	if err != nil {
+		return Result{}, &TempError{err}
+	}
+	j := in.prepare(d, p)
+	res, err := in.submit(ctx, j)
+	if err == nil && in.opt.Observe != nil {
+		in.opt.Observe(res.Outcome, time.Since(start).Seconds())
+	}
+	return res, err
+}
+
+func (in *Ingester) submit(ctx context.Context, j *job) (Result, error) {
+	j.done = make(chan struct{})
+	select {
+	case in.jobs <- j:
+	case <-ctx.Done():
+		return Result{}, &TempError{ctx.Err()}
+	case <-in.stop:
+		return Result{}, &TempError{errors.New("shutting down")}
+	}
+	<-j.done // once queued, wait for the commit whatever ctx says
+	return j.res, j.err
+}
+
+// parse parses the raw message; a panic in the parser becomes a held message.
+func (in *Ingester) parse(d Delivery) (p *Parsed, err error) {
+	rc, err := d.Raw.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	opt := ParseOptions{MaxAttachmentBytes: in.opt.MaxAttachmentBytes}
+	if opt.MaxAttachmentBytes <= 0 {
+		opt.MaxAttachmentBytes = -1
+	}
+	over := in.opt.MaxMessageBytes > 0 && d.Raw.Size > in.opt.MaxMessageBytes
+	if over {
+		opt.MaxAttachmentBytes = 0
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			in.log.Error("mailin: parser panic", slog.String("raw_sha256", d.Raw.SHA256), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+			p, err = &Parsed{Unparseable: fmt.Sprintf("parser failure: %v", r)}, nil
+		}
+	}()
+	p, err = Parse(io.Reader(rc), in.st.Blobs, opt)
+	if err != nil {
+		return nil, err
+	}
+	if over {
+		p.Problems = append(p.Problems, fmt.Sprintf("message of %d bytes is over max_message_bytes (%d): attachments not stored", d.Raw.Size, in.opt.MaxMessageBytes))
+	}
+	return p, nil
+}
+
+func (in *Ingester) prepare(d Delivery, p *Parsed) *job {
+	if p.MessageID == "" {
+		p.MessageID = "raw-" + d.Raw.SHA256[:32] + "@tikkit.invalid"
+		p.SyntheticID = true
+	}
+	j := &job{d: d, p: p}
+	if p.Unparseable == "" {
+		env := d.EnvelopeFrom
+		if !d.EnvelopeKnown {
+			env = "unknown"
+		}
+		j.class = Classify(p, env, in.opt.Identity)
+		j.visible = VisibleText(p.Text)
+	}
+	return j
+}
+
+func (in *Ingester) commitLoop() {
+	defer in.wg.Done()
+	for {
+		var j *job
+		select {
+		case j = <-in.jobs:
+		case <-in.stop:
+			// Drain what was queued before stopping.
+			for {
+				select {
+				case j := <-in.jobs:
+					in.commit([]*job{j})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*job{j}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-in.jobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		in.commit(batch)
+	}
+}
+
+// commit applies a batch in one transaction, one savepoint per message.
+func (in *Ingester) commit(batch []*job) {
+	defer func() {
+		for _, j := range batch {
+			close(j.done)
+		}
+	}()
+	ctx := context.Background()
+	fail := func(err error) {
+		for _, j := range batch {
+			j.res, j.err = Result{}, &TempError{err}
+		}
+	}
+	tx, err := in.st.Begin(ctx)
+	if err != nil {
+		in.log.Error("mailin: begin", slog.Any("err", err))
+		fail(err)
+		return
+	}
+	defer tx.Rollback()
+	for _, j := range batch {
+		j.err = tx.Savepoint(ctx, func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					in.log.Error("mailin: ingest panic", slog.String("message_id", j.p.MessageID), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+					err = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			j.res, err = in.apply(ctx, tx, j)
+			return err
+		})
+		if j.err != nil {
+			in.log.Error("mailin: ingest failed", slog.String("message_id", j.p.MessageID), slog.Any("err", j.err))
+			j.err = &TempError{j.err}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		in.log.Error("mailin: commit", slog.Any("err", err))
+		fail(err)
+		return
+	}
+	for _, j := range batch {
+		if j.err == nil {
+			in.log.Info("mailin: message", slog.String("source", j.d.Source), slog.String("message_id", j.res.MessageID),
+				slog.String("outcome", j.res.Outcome), slog.Int64("request", j.res.Request), slog.String("reason", j.res.Reason))
+		}
+	}
+}
+
+// Reprocess runs a stored message through the path again (after a parser
+// fix, say), replacing its old result.
+func (in *Ingester) Reprocess(ctx context.Context, messageRow int64) (Result, error) {
+	m, err := in.st.MessageByID(ctx, messageRow)
+	if err != nil {
+		return Result{}, err
+	}
+	b, err := in.st.Raw(ctx, m.RawSHA256)
+	if err != nil {
+		return Result{}, fmt.Errorf("mailin: raw of message %d: %w", messageRow, err)
+	}
+	d := Delivery{Source: "reprocess", Raw: RawBytes(b)}
+	if m.Source == "smtp" || m.Source == "lmtp" {
+		d.EnvelopeKnown = true
+		d.EnvelopeFrom = "unknown"
+	}
+	p, err := in.parse(d)
+	if err != nil {
+		return Result{}, &TempError{err}
+	}
+	j := in.prepare(d, p)
+	j.replace = m.ID
+	return in.submit(ctx, j)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
