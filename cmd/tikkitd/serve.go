@@ -166,4 +166,3 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 	wg.Wait()
 	return runErr
 }
-
