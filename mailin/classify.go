@@ -145,6 +145,13 @@ func classifyHasSender(p *Parsed) bool {
 			return true
 		}
 	}
+	// Safety net: an address-like token in a raw header that Parse could not
+	// read still is a sender; holding such mail as "no_sender" would lose it.
+	for _, k := range []string{"From", "Sender", "Reply-To"} {
+		if v, ok := classifyHeader(p, k); ok && classifyAddrRe.MatchString(v) {
+			return true
+		}
+	}
 	return false
 }
 
