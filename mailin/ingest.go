@@ -199,7 +199,7 @@ func (in *Ingester) prepare(d Delivery, p *Parsed) *job {
 	if p.Unparseable == "" {
 		env := d.EnvelopeFrom
 		if !d.EnvelopeKnown {
-			env = "unknown"
+			env = EnvelopeUnknown
 		}
 		j.class = Classify(p, env, in.opt.Identity)
 		j.visible = VisibleText(p.Text)
@@ -298,11 +298,9 @@ func (in *Ingester) Reprocess(ctx context.Context, messageRow int64) (Result, er
 	if err != nil {
 		return Result{}, fmt.Errorf("mailin: raw of message %d: %w", messageRow, err)
 	}
+	// The envelope is not kept with the raw message: classification falls
+	// back to its Return-Path header.
 	d := Delivery{Source: "reprocess", Raw: RawBytes(b)}
-	if m.Source == "smtp" || m.Source == "lmtp" {
-		d.EnvelopeKnown = true
-		d.EnvelopeFrom = "unknown"
-	}
 	p, err := in.parse(d)
 	if err != nil {
 		return Result{}, &TempError{err}

@@ -14,7 +14,6 @@ type ParseOptions struct {
 	MaxTextBytes       int64
 }
 
-func Classify(p *Parsed, envelopeFrom string, id Identity) Class { return Class{} }
 func VisibleText(body string) string                             { return body }
 func NormalizeSubject(s string) string                           { return strings.TrimSpace(s) }
 func SubjectTags(s, prefix string) []int64                       { return nil }
