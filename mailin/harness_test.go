@@ -208,3 +208,5 @@ func (h *harness) people() []store.Person {
 func norm(s string) string {
 	return strings.TrimRight(strings.ReplaceAll(s, "\r\n", "\n"), " \t\r\n")
 }
+
+func validUTF8(s string) bool { return strings.ToValidUTF8(s, "\x00bad") == s }
