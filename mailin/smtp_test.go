@@ -1,0 +1,152 @@
+package mailin
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+)
+
+const plainMail = "From: Jane <jane@example.org>\r\nTo: maintenance@example.com\r\nSubject: Door\r\nMessage-ID: <%s>\r\n\r\nThe door sticks.\r\n"
+
+func smtpCode(err error) int {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return 0
+}
+
+func TestSMTPRecipients(t *testing.T) {
+	h := newHarness(t, "smtp", nil)
+	c, err := smtp.Dial(h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("jane@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		rcpt string
+		code int
+	}{
+		{"maintenance@example.com", 0},
+		{"MAINTENANCE@Example.COM", 0},
+		{"maintenance+urgent@example.com", 0},
+		{"facilities@example.com", 0},
+		{"someone@example.com", 550},
+		{"maintenance@example.com.evil.example", 550},
+		{"victim@elsewhere.example.net", 550},
+		{"maintenance%elsewhere.example.net@example.com", 550},
+		{"not-an-address", 501},
+	} {
+		if got := smtpCode(c.Rcpt(tc.rcpt, nil)); got != tc.code {
+			t.Errorf("RCPT %s: code %d, want %d", tc.rcpt, got, tc.code)
+		}
+	}
+}
+
+func TestSMTPRecipientLimit(t *testing.T) {
+	h := newHarness(t, "smtp", nil)
+	c, err := smtp.Dial(h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Mail("jane@example.org", nil)
+	var last error
+	for i := 0; i < 60; i++ {
+		last = c.Rcpt("maintenance+"+strings.Repeat("x", i)+"@example.com", nil)
+	}
+	if code := smtpCode(last); code != 452 {
+		t.Errorf("61st recipient: %v, want 452", last)
+	}
+}
+
+// A store that cannot commit answers 451: the client keeps the mail.
+func TestSMTPTemporaryFailure(t *testing.T) {
+	h := newHarness(t, "smtp", nil)
+	h.st.DB().Close()
+	err := sendSMTP(h.addr, "jane@example.org", []string{"maintenance@example.com"}, strings.NewReader(strings.Replace(plainMail, "%s", "t1@example.org", 1)))
+	if code := smtpCode(err); code != 451 {
+		t.Fatalf("send with a closed store: %v, want 451", err)
+	}
+}
+
+// LMTP gives each accepted recipient the status of the one stored message.
+func TestLMTPPerRecipientStatus(t *testing.T) {
+	h := newHarness(t, "ingest", nil)
+	srv := NewServer(h.in, ServerOptions{Addr: "127.0.0.1:0", LMTP: true, MaxMessageBytes: 1 << 20, SpoolDir: h.st.Blobs.TempDir()})
+	a, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	defer srv.Shutdown(context.Background())
+	conn, err := net.Dial("tcp", a.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("mx.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("jane@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"maintenance@example.com", "facilities@example.com"} {
+		if err := c.Rcpt(r, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(strings.Replace(plainMail, "%s", "lmtp1@example.org", 1)))
+	resps, err := w.CloseWithLMTPResponse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resps) != 2 {
+		t.Errorf("%d LMTP responses, want 2", len(resps))
+	}
+	if n := len(h.requests()); n != 1 {
+		t.Errorf("%d requests, want 1 (one message for two recipients)", n)
+	}
+}
+
+// Reprocessing: a mail held because of a configuration mistake (the
+// sender's address was listed as our alias) becomes a request once fixed.
+func TestReprocessHeld(t *testing.T) {
+	bad := newHarness(t, "ingest", func(o *Options) { o.Identity.Aliases = []string{"jane@example.org"} })
+	res := bad.feedBytes("held", []byte(strings.Replace(plainMail, "%s", "held1@example.org", 1)))
+	if res.Outcome != OutcomeHeld {
+		t.Fatalf("outcome %q, want held", res.Outcome)
+	}
+	held, err := bad.st.HeldMessages(bad.ctx)
+	if err != nil || len(held) != 1 || held[0].Reason == "" {
+		t.Fatalf("held: %+v %v", held, err)
+	}
+	bad.in.Close()
+	fixed := NewIngester(bad.st, Options{Identity: caseIdentity})
+	bad.in = fixed
+	res, err = fixed.Reprocess(bad.ctx, held[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != OutcomeCreated || res.Request != 1001 {
+		t.Errorf("reprocess: %+v", res)
+	}
+	if held, _ := bad.st.HeldMessages(bad.ctx); len(held) != 0 {
+		t.Errorf("still held: %+v", held)
+	}
+}
