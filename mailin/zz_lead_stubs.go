@@ -14,8 +14,8 @@ type ParseOptions struct {
 	MaxTextBytes       int64
 }
 
-func VisibleText(body string) string                             { return body }
-func NormalizeSubject(s string) string                           { return strings.TrimSpace(s) }
-func SubjectTags(s, prefix string) []int64                       { return nil }
-func StripSubjectTags(s, prefix string) string                   { return s }
-func NormalizeEmail(s string) string                             { return strings.ToLower(s) }
+func VisibleText(body string) string           { return body }
+func NormalizeSubject(s string) string         { return strings.TrimSpace(s) }
+func SubjectTags(s, prefix string) []int64     { return nil }
+func StripSubjectTags(s, prefix string) string { return s }
+func NormalizeEmail(s string) string           { return strings.ToLower(s) }
