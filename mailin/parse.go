@@ -280,4 +280,3 @@ func joinHTML(parts []string) string {
 	}
 	return strings.Join(keep, "\n")
 }
-
