@@ -170,12 +170,12 @@ const maxHeaderBytes = 1 << 20
 // started without a blank line). problems describes what was wrong.
 func (m *mimeReader) readHeader(top bool) (h textproto.Header, n int, problems []string) {
 	var field []byte // current field, raw, with line ends
+	var fields [][]byte
 	flush := func() {
 		if len(field) > 0 {
 			kv := make([]byte, len(field))
 			copy(kv, field)
-			h.AddRaw(kv)
-			n++
+			fields = append(fields, kv)
 			field = field[:0]
 		}
 	}
@@ -247,7 +247,13 @@ func (m *mimeReader) readHeader(top bool) (h textproto.Header, n int, problems [
 		break
 	}
 	flush()
-	return h, n, problems
+	// textproto.Header keeps its fields last-first (as its ReadHeader
+	// builds them), so that Get returns the first and WriteHeader writes
+	// them in the original order.
+	for i := len(fields) - 1; i >= 0; i-- {
+		h.AddRaw(fields[i])
+	}
+	return h, len(fields), problems
 }
 
 func nlOf(line []byte) []byte {
