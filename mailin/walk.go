@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message/textproto"
 )
@@ -237,6 +238,9 @@ func (p *parser) decodeText(b []byte, ct string, params map[string]string, label
 	if cs == "" && ct == "text/html" {
 		cs = metaCharset(b)
 	}
+	if l := strings.ToLower(cs); l == "" || l == "utf-8" || l == "utf8" {
+		b = trimPartialRune(b) // a text cut at MaxTextBytes may end mid-character
+	}
 	s, nul := cleanText(DecodeCharset(cs, b))
 	if nul {
 		p.problem("%s: NUL bytes removed", label)
@@ -245,6 +249,20 @@ func (p *parser) decodeText(b []byte, ct string, params map[string]string, label
 		s = unflow(s, strings.EqualFold(params["delsp"], "yes"))
 	}
 	return s
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence at the end of b,
+// when b is otherwise valid UTF-8.
+func trimPartialRune(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	for k := 1; k <= 3 && k <= len(b); k++ {
+		if utf8.Valid(b[:len(b)-k]) && utf8.RuneStart(b[len(b)-k]) {
+			return b[:len(b)-k]
+		}
+	}
+	return b
 }
 
 // attach streams r into the sink and records the attachment. Content of
