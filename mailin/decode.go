@@ -13,17 +13,44 @@ import (
 // decodeCTE wraps r in the decoder for the transfer encoding cte. note is
 // called (at most once per kind of problem) with a description of a fix.
 func decodeCTE(r io.Reader, cte string, note func(string)) io.Reader {
-	switch strings.ToLower(strings.TrimSpace(cte)) {
+	switch c := normCTE(cte); c {
 	case "base64":
 		return &b64Reader{br: bufio.NewReaderSize(r, 4096), note: onceNote(note)}
 	case "quoted-printable":
 		return &qpReader{br: bufio.NewReaderSize(r, 4096), note: onceNote(note)}
 	case "", "7bit", "8bit", "binary":
+		if c != strings.ToLower(strings.TrimSpace(cte)) {
+			note("transfer encoding " + quoteShort(cte) + " read as " + c)
+		}
 		return r
 	default:
 		note("unknown transfer encoding " + quoteShort(cte) + " read as 8bit")
 		return r
 	}
+}
+
+// normCTE maps the spellings seen in the wild ("7-bit", "8bits",
+// "quoted printable", "quoted-printable;", "plain") to RFC 2045 names.
+func normCTE(cte string) string {
+	c := strings.ToLower(strings.TrimSpace(cte))
+	if i := strings.IndexByte(c, ';'); i >= 0 {
+		c = strings.TrimSpace(c[:i])
+	}
+	squeezed := strings.NewReplacer("-", "", " ", "", "_", "").Replace(c)
+	switch squeezed {
+	case "base64", "b64":
+		return "base64"
+	case "quotedprintable", "qp":
+		return "quoted-printable"
+	case "7bit", "7bits", "8bit", "8bits", "plain", "text", "none", "ascii":
+		if strings.HasPrefix(squeezed, "8") {
+			return "8bit"
+		}
+		return "7bit"
+	case "binary":
+		return "binary"
+	}
+	return c
 }
 
 func onceNote(note func(string)) func(string) {
