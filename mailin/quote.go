@@ -63,10 +63,10 @@ func quoteHistoryStart(lines []string) (cut int, forwarded, interleaved bool) {
 		if l == "" || quoteIsQuoted(l) {
 			continue
 		}
-		if quoteForwardRe.MatchString(l) {
+		if len(l) <= 200 && quoteForwardRe.MatchString(l) {
 			return len(lines), true, interleaved
 		}
-		if quoteSeparatorRe.MatchString(l) {
+		if len(l) <= 200 && quoteSeparatorRe.MatchString(l) {
 			return i, false, interleaved
 		}
 		if quoteRuleRe.MatchString(l) {
@@ -159,13 +159,68 @@ func quoteNextNonBlank(lines []string, from, max int) int {
 	return -1
 }
 
-// quoteHeaderKindOf returns the role of a header-like line ("Von: …").
+// quoteHeaderKindOf returns the role of a header-like line ("Von: …",
+// "*From:*", French "De :"): the label before the first colon, ASCII or
+// full-width, looked up in quoteHeaderKeys.
 func quoteHeaderKindOf(l string) quoteHeaderKind {
-	m := quoteHeaderLineRe.FindStringSubmatch(l)
-	if m == nil {
+	c := quoteColon(l, 0)
+	if c < 0 || c > 64 {
 		return qhNone
 	}
-	return quoteHeaderKeys[strings.ToLower(m[1])]
+	return quoteLabelKind(l[:c], true)
+}
+
+// quoteColon returns the index of the first ':' or '：' in l at or after from.
+func quoteColon(l string, from int) int {
+	for i := from; i < len(l); i++ {
+		if l[i] == ':' {
+			return i
+		}
+		if l[i] == 0xEF && strings.HasPrefix(l[i:], "：") {
+			return i
+		}
+	}
+	return -1
+}
+
+// quoteLabelKind looks up the label that ends pre (the text before a colon).
+// whole: pre must be the label alone; otherwise its last one or two words.
+func quoteLabelKind(pre string, whole bool) quoteHeaderKind {
+	pre = strings.TrimRight(pre, " \t\u00a0\u202f")
+	pre = strings.TrimRight(pre, "*")
+	if whole {
+		pre = strings.TrimLeft(strings.TrimLeft(pre, " \t"), "*")
+		if strings.IndexFunc(pre, unicode.IsSpace) >= 0 && len(strings.Fields(pre)) > 2 {
+			return qhNone
+		}
+		return quoteHeaderKeys[strings.ToLower(pre)]
+	}
+	f := strings.Fields(pre)
+	for n := 1; n <= 2 && n <= len(f); n++ {
+		label := strings.TrimLeft(strings.Join(f[len(f)-n:], " "), "*")
+		if k := quoteHeaderKeys[strings.ToLower(label)]; k != qhNone {
+			return k
+		}
+	}
+	return qhNone
+}
+
+// quoteInlineKinds returns the roles of all labels on one line
+// ("From: X Sent: Y To: Z Subject: W", Outlook for Mac and web).
+func quoteInlineKinds(l string) map[quoteHeaderKind]bool {
+	seen := map[quoteHeaderKind]bool{}
+	start := 0
+	for n := 0; n < 12; n++ {
+		c := quoteColon(l, start)
+		if c < 0 {
+			break
+		}
+		if k := quoteLabelKind(l[start:c], start == 0); k != qhNone {
+			seen[k] = true
+		}
+		start = c + 1
+	}
+	return seen
 }
 
 // quoteHeaderBlock reports whether lines[i] starts a block of header lines of
@@ -182,16 +237,12 @@ func quoteHeaderBlock(lines []string, i int, ruled bool) bool {
 	if first == qhNone || (!ruled && first != qhFrom) {
 		return false
 	}
-	seen := map[quoteHeaderKind]bool{}
 	if first == qhFrom {
-		for _, m := range quoteHeaderInlineRe.FindAllStringSubmatch(lines[i], 8) {
-			seen[quoteHeaderKeys[strings.ToLower(m[1])]] = true
-		}
-		if len(seen) >= 3 && (seen[qhDate] || seen[qhSubject]) {
+		if seen := quoteInlineKinds(lines[i]); len(seen) >= 3 && (seen[qhDate] || seen[qhSubject]) {
 			return true
 		}
-		clear(seen)
 	}
+	seen := map[quoteHeaderKind]bool{}
 	cont := 0
 scan:
 	for j := i; j < len(lines) && j < i+10; j++ {
@@ -249,9 +300,15 @@ func quoteAttribution(lines []string, i int) (end int, strong bool) {
 
 // quoteIsAttribution classifies one (unwrapped) candidate attribution line.
 func quoteIsAttribution(t string) (ok, strong bool) {
+	if len(t) > 1200 || !strings.ContainsAny(t, ":：-") {
+		return false, false
+	}
 	t = strings.TrimSpace(quoteBidiRe.ReplaceAllString(t, ""))
 	if strings.HasSuffix(t, "---") { // Zoho/Yahoo "---- On … wrote ----"
-		t = strings.TrimRight(t, "- ") + ":"
+		t = strings.TrimRight(t, "- ")
+		if !strings.HasSuffix(t, ":") {
+			t += ":"
+		}
 	}
 	if !strings.HasSuffix(t, ":") && !strings.HasSuffix(t, "：") {
 		return false, false

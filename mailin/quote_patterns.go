@@ -2,7 +2,6 @@ package mailin
 
 import (
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -47,30 +46,14 @@ func init() {
 	add(qhOther, "reply-to|antwort an|répondre à|responder a|importance|wichtigkeit|priorität|priority|"+
 		"attachments|anlagen|anhänge|pièces jointes|adjuntos|anexos|allegati|bijlagen|bilagor|vedhæftede filer")
 
-	keys := make([]string, 0, len(quoteHeaderKeys))
-	for k := range quoteHeaderKeys {
-		keys = append(keys, regexp.QuoteMeta(k))
-	}
-	// Longest first, so "envoyé le" wins over "envoyé" and "antwort an" over "an".
-	sort.Slice(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) })
-	alt := strings.Join(keys, "|")
-	// Optional bold markers (*From:* from HTML-to-text), a space or NBSP
-	// before the colon (French "De :"), ASCII or full-width colon.
-	quoteHeaderLineRe = regexp.MustCompile(`(?i)^[ \t]*\*{0,2}(` + alt + `)\*{0,2}[ \t\x{00A0}\x{202F}]?[:：]`)
-	quoteHeaderInlineRe = regexp.MustCompile(`(?i)(?:^|[ \t])\*{0,2}(` + alt + `)\*{0,2}[ \t\x{00A0}\x{202F}]?[:：]`)
 }
-
-var (
-	quoteHeaderLineRe   *regexp.Regexp // a line beginning with a header label
-	quoteHeaderInlineRe *regexp.Regexp // header labels anywhere (Outlook for Mac/web one-line block)
-)
 
 // quoteRuleRe is the rule Outlook (and HTML-to-text of <hr>) draws above the
 // header block of quoted history.
 var quoteRuleRe = regexp.MustCompile(`^[ \t]*(?:_{8,}|-{8,}|─{8,}|—{8,})[ \t]*$`)
 
 // quoteSeparatorRe matches "-----Original Message-----" and its translations.
-var quoteSeparatorRe = regexp.MustCompile(`(?i)^[\s\-_=*]*(?:original message|original-nachricht|` +
+var quoteSeparatorRe = regexp.MustCompile(`(?i)^[\s\x{00A0}\x{3000}\-_=*]*(?:original message|original-nachricht|` +
 	`ursprüngliche nachricht|ursprüngliche mitteilung|message d['’]origine|message original|mensaje original|` +
 	`mensagem original|messaggio originale|oorspronkelijk bericht|origineel bericht|oorspronkelijk e-mailbericht|` +
 	`ursprungligt meddelande|originalmeddelande|originalbesked|oprindelig meddelelse|opprinnelig melding|` +
@@ -78,11 +61,11 @@ var quoteSeparatorRe = regexp.MustCompile(`(?i)^[\s\-_=*]*(?:original message|or
 	`исходное сообщение|оригинальное сообщение|исходное письмо|orijinal mesaj|orijinal ileti|özgün ileti|` +
 	`原始邮件|原始郵件|原始消息|原始信息|元のメッセージ|オリジナル メッセージ|オリジナルメッセージ|원본 메시지|원래 메시지|` +
 	`αρχικό μήνυμα|eredeti üzenet|mesaj original|mesajul original|izvorno sporočilo|izvorna poruka|` +
-	`reply message|original message follows)[\s\-_=*:：]*$`)
+	`reply message|original message follows)[\s\x{00A0}\x{3000}\-_=*:：]*$`)
 
 // quoteForwardRe matches the start of a forwarded message. A forward is
 // content (the forwarding logic reads it), so nothing below it is folded.
-var quoteForwardRe = regexp.MustCompile(`(?i)^[\s\-_=*>]*(?:begin forwarded message|forwarded message|` +
+var quoteForwardRe = regexp.MustCompile(`(?i)^[\s\x{00A0}\x{3000}\-_=*>]*(?:begin forwarded message|forwarded message|` +
 	`forwarded by .{1,80}|weitergeleitete nachricht|anfang der weitergeleiteten nachricht|` +
 	`début du message (?:réexpédié|transféré)|message (?:transféré|réexpédié)|mensaje reenviado|` +
 	`inicio del mensaje reenviado|mensagem (?:encaminhada|reencaminhada)|início da mensagem reencaminhada|` +
@@ -90,7 +73,7 @@ var quoteForwardRe = regexp.MustCompile(`(?i)^[\s\-_=*>]*(?:begin forwarded mess
 	`vidarebefordrat (?:mejl|meddelande)|videresendt (?:meddelelse|melding|besked)|välitetty viesti(?: alkaa)?|` +
 	`przekazana wiadomość|wiadomość przekazana|początek przekazywanej wiadomości|přeposlaná zpráva|` +
 	`пересланное сообщение|начало переадресованного сообщения|iletilen mesaj|转发的邮件|轉寄的郵件|` +
-	`已转发邮件|転送されたメッセージ|転送メッセージ|전달된 메시지|προωθημένο μήνυμα)[\s\-_=*:：]*$`)
+	`已转发邮件|転送されたメッセージ|転送メッセージ|전달된 메시지|προωθημένο μήνυμα)[\s\x{00A0}\x{3000}\-_=*:：]*$`)
 
 // quoteVerbs are the verbs of attribution lines ("wrote", "schrieb" ...).
 const quoteVerbs = `wrote|writes|has written|schrieb|hat geschrieben|a écrit|a ecrit|escribió|escribio|ha escrito|` +

@@ -58,6 +58,8 @@ func TestVisibleTextAttributions(t *testing.T) {
 	cases := []quoteCase{
 		{"en-gmail", "Coming today.\n\nOn Mon, Nov 16, 2026 at 8:12 AM Jane Doe <jane@example.org> wrote:" + q, "Coming today."},
 		{"en-gmail-wrapped-3-lines", "Coming today.\n\nOn Mon, Nov 16, 2026 at 8:12 AM Facilities Maintenance Department of\nthe North Campus <\nmaintenance@example.com> wrote:" + q, "Coming today."},
+		{"en-gmail-wrapped-before-verb", "Coming today.\n\nOn Mon, Nov 16, 2026 at 8:12 AM Jane Doe <jane@example.org>\nwrote:" + q, "Coming today."},
+		{"en-outlook-mailto", "Coming today.\n\nOn 16/11/2026, 08:12, \"Jane Doe\" <jane@example.org<mailto:jane@example.org>> wrote:" + q, "Coming today."},
 		{"en-apple", "Coming today.\n\nOn 16 Nov 2026, at 08:12, Jane Doe <jane@example.org> wrote:" + q, "Coming today."},
 		{"en-writes", "Coming today.\n\nJane Doe <jane@example.org> writes:" + q, "Coming today."},
 		{"en-thunderbird-no-addr", "Coming today.\n\nOn 11/16/2026 8:12 AM, Jane Doe wrote:" + q, "Coming today."},
@@ -150,6 +152,10 @@ func TestVisibleTextOutlookBlocks(t *testing.T) {
 		)
 	}
 	cases = append(cases,
+		quoteCase{"ja-fullwidth-colons", "本日伺います。\n\n差出人： Jane Doe <jane@example.org>\n送信日時： 2026年11月16日 8:12\n宛先： Maintenance\n件名： 漏水" + quoteOrig, "本日伺います。"},
+		quoteCase{"fr-nbsp-colons", "Nous venons.\n\nDe\u00a0: Jane Doe <jane@example.org>\nEnvoyé\u00a0: lundi 16 novembre 2026 08:12\nÀ\u00a0: Maintenance\nObjet\u00a0: Fuite" + quoteOrig, "Nous venons."},
+		quoteCase{"qq-nbsp-separator", "今天过来。\n\n------------------\u00a0原始邮件\u00a0------------------\n发件人: Jane\n发送时间: 2026年11月16日\n收件人: Maintenance\n主题: 漏水" + quoteOrig, "今天过来。"},
+		quoteCase{"lotus-notes", "We come today.\n\n-----Jane Doe/ACME wrote: -----\nTo: Maintenance/ACME\nFrom: Jane Doe/ACME\nDate: 16.11.2026 08:12\nSubject: Leak" + quoteOrig, "We come today."},
 		quoteCase{"one-line-mac", "We come today.\n\nFrom: Jane Doe <jane@example.org> Sent: Monday, 16 November 2026 08:12 To: Maintenance <maintenance@example.com> Subject: Leak" + quoteOrig, "We come today."},
 		quoteCase{"one-line-bold", "We come today.\n\n*From:* Jane Doe <jane@example.org> *Sent:* Monday, 16 November 2026 08:12 *To:* Maintenance *Subject:* Leak" + quoteOrig, "We come today."},
 		quoteCase{"rule-two-lines", "We come today.\n\n________________________________\nFrom: Jane Doe\nSubject: Leak" + quoteOrig, "We come today."},
