@@ -80,7 +80,7 @@ const quoteVerbs = `wrote|writes|has written|schrieb|hat geschrieben|a écrit|a 
 	`escreveu|ha scritto|schreef|heeft geschreven|skrev|kirjoitti|napisał\(a\)|napisała|napisał|napisal|` +
 	`napsal\(a\)|napsala|napsal|napísal|napisao|написал\(а\)|написала|написал|пишет|yazdı|έγραψε|írta|a scris|` +
 	`rašė|rakstīja|kirjutas|viết|menulis|写道|寫道|写了|のメッセージ|のメール|書きました|書き込みました|작성|` +
-	`כתב|כתבה|كتب|بواسطة`
+	`כתב|כתבה|كتب|بواسطة|het volgende|folgendes|the following`
 
 var (
 	// quoteVerbEndRe: the attribution ends with its verb and a colon.
