@@ -3,19 +3,16 @@ package mailin
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// benchMessage builds a plain message of about size bytes.
-func benchMessage(i int, size int) []byte {
+// ingestBenchMessage builds a plain message of about size bytes.
+func ingestBenchMessage(i int, size int) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "From: Occupant %d <occupant%d@example.org>\r\nTo: maintenance@example.com\r\n", i%500, i%500)
 	fmt.Fprintf(&b, "Subject: Light flickering in room %d\r\nDate: Mon, 30 Nov 2026 09:00:00 +0000\r\n", i)
@@ -25,19 +22,6 @@ func benchMessage(i int, size int) []byte {
 		b.WriteString(line)
 	}
 	return b.Bytes()
-}
-
-// BenchmarkParse5KB measures the parser alone on a 5 KB message.
-func BenchmarkParse5KBMessage(b *testing.B) {
-	msg := benchMessage(1, 5120)
-	sink := benchSink{}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(msg)))
-	for b.Loop() {
-		if _, err := Parse(bytes.NewReader(msg), sink, ParseOptions{MaxAttachmentBytes: -1}); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
 
 // BenchmarkIngest5KB measures the whole ingest path (parse, classify,
@@ -51,22 +35,13 @@ func BenchmarkIngest5KB(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := int(n.Add(1))
-			if _, err := h.in.Ingest(h.ctx, Delivery{Source: "ingest", Raw: RawBytes(benchMessage(i, 5120))}); err != nil {
+			if _, err := h.in.Ingest(h.ctx, Delivery{Source: "ingest", Raw: RawBytes(ingestBenchMessage(i, 5120))}); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
 	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "msgs/s")
-}
-
-// benchSink hashes and discards, like the blob store without the disk.
-type benchSink struct{}
-
-func (benchSink) Put(r io.Reader, limit int64) (string, int64, bool, error) {
-	h := sha256.New()
-	n, err := io.Copy(h, r)
-	return hex.EncodeToString(h.Sum(nil)), n, true, err
 }
 
 // BenchmarkIngest25MBAttachment reports the peak extra heap while one

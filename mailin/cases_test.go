@@ -400,7 +400,7 @@ var mailCases = []mailCase{
 }
 
 func TestCases(t *testing.T) {
-	sharedDir(t, "cases")
+	requireShared(t, "cases")
 	for _, via := range []string{"ingest", "smtp"} {
 		for _, c := range mailCases {
 			t.Run(via+"/"+c.name, func(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 // TestCorpus feeds every file of ../shared/corpus through the ingest path:
 // none may crash or hang, each gives a request or a kept message with a reason.
 func TestCorpus(t *testing.T) {
-	dir := sharedDir(t, "corpus")
+	dir := requireShared(t, "corpus")
 	var files []string
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

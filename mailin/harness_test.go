@@ -14,9 +14,9 @@ import (
 	"github.com/tikkit/tikkit/store"
 )
 
-// sharedDir is ../shared beside the repository; tests that read it skip
+// requireShared is ../shared beside the repository; tests that read it skip
 // cleanly when it is absent.
-func sharedDir(t testing.TB, sub string) string {
+func requireShared(t testing.TB, sub string) string {
 	t.Helper()
 	dir := filepath.Join("..", "..", "shared", sub)
 	if _, err := os.Stat(dir); err != nil {
@@ -110,7 +110,7 @@ func (h *harness) feedBytes(name string, b []byte) Result {
 // feed delivers a file of ../shared/cases.
 func (h *harness) feed(file string) Result {
 	h.t.Helper()
-	b, err := os.ReadFile(filepath.Join(sharedDir(h.t, "cases"), file))
+	b, err := os.ReadFile(filepath.Join(requireShared(h.t, "cases"), file))
 	if err != nil {
 		h.t.Fatal(err)
 	}

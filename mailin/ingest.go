@@ -77,6 +77,7 @@ type Ingester struct {
 	log  *slog.Logger
 	jobs chan *job
 	stop chan struct{}
+	once sync.Once
 	wg   sync.WaitGroup
 }
 
@@ -117,9 +118,9 @@ func NewIngester(st *store.Store, opt Options) *Ingester {
 	return in
 }
 
-// Close stops the committer after the jobs in flight.
+// Close stops the committer after the jobs in flight; safe to call twice.
 func (in *Ingester) Close() {
-	close(in.stop)
+	in.once.Do(func() { close(in.stop) })
 	in.wg.Wait()
 }
 

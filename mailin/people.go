@@ -10,13 +10,14 @@ import (
 	"github.com/tikkit/tikkit/store"
 )
 
-// noReplyLocal matches local parts of addresses nobody reads.
-var noReplyLocal = regexp.MustCompile(`^(no[-_.]?reply|do[-_.]?not[-_.]?reply|noreply[-_.+].*|.*[-_.]no[-_.]?reply|mailer[-_.]?daemon|postmaster|bounces?([-_.+].*)?)$`)
+// daemonLocal matches mail-system addresses that are never people.
+var daemonLocal = regexp.MustCompile(`^(mailer[-_.]?daemon|postmaster)$`)
 
-// IsNoReply reports whether an address is a no-reply, bounce or daemon address.
-func IsNoReply(email string) bool {
+// notAPerson reports whether an address must never become an account:
+// no-reply, bounce and mail-daemon addresses.
+func notAPerson(email string) bool {
 	local, _, ok := strings.Cut(strings.ToLower(email), "@")
-	return ok && noReplyLocal.MatchString(local)
+	return !ok || IsNoReply(email) || daemonLocal.MatchString(local)
 }
 
 // ensurePerson finds the person with this address or creates one.
@@ -114,7 +115,7 @@ func (in *Ingester) addRecipients(ctx context.Context, tx *store.Tx, j *job, req
 	created := 0
 	seen := map[string]bool{sender.Email: true}
 	for _, a := range append(append([]Address{}, j.p.To...), j.p.Cc...) {
-		if a.Email == "" || seen[a.Email] || in.opt.Identity.IsOwn(a.Email) || IsNoReply(a.Email) || !strings.Contains(a.Email, "@") {
+		if a.Email == "" || seen[a.Email] || in.opt.Identity.IsOwn(a.Email) || notAPerson(a.Email) {
 			continue
 		}
 		seen[a.Email] = true
