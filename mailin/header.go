@@ -274,7 +274,7 @@ func unhex(c byte) byte {
 	if c <= '9' {
 		return c - '0'
 	}
-	return c|0x20 - 'a' + 10
+	return c | 0x20 - 'a' + 10
 }
 
 // ParseMessageIDs returns the message ids in a Message-ID/In-Reply-To/
