@@ -269,7 +269,7 @@ func decode1252(b []byte) string {
 			continue
 		}
 		r := charmap.Windows1252.DecodeByte(c)
-		if r >= 0x80 && r <= 0x9F {
+		if (r >= 0x80 && r <= 0x9F) || r == utf8.RuneError {
 			continue
 		}
 		sb.WriteRune(r)
