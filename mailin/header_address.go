@@ -34,7 +34,12 @@ func ParseAddressList(raw string) []Address {
 	if !strings.Contains(s, "=?") {
 		if as, err := (&mail.AddressParser{}).ParseList(s); err == nil {
 			for _, a := range as {
-				list = append(list, Address{Email: a.Address, Name: a.Name})
+				email := a.Address
+				// net/mail unquotes a quoted local part ("john doe"@x); quote it again.
+				if i := strings.LastIndexByte(email, '@'); i > 0 && strings.ContainsAny(email[:i], " \t\"(),:;<>@[\\]") {
+					email = quoteLocal(email[:i]) + email[i:]
+				}
+				list = append(list, Address{Email: email, Name: a.Name})
 			}
 			parsed = true
 		}
@@ -125,8 +130,9 @@ func lexAddresses(s string) []addrTok {
 			i += 1 + n
 		case c == '<':
 			j := strings.IndexByte(s[i+1:], '>')
-			if j < 0 { // missing '>': the address runs to the next break
-				j = strings.IndexAny(s[i+1:], " \t,;")
+			if k := strings.IndexByte(s[i+1:], '<'); j < 0 || (k >= 0 && k < j) {
+				// Missing '>': the address runs to the next break.
+				j = strings.IndexAny(s[i+1:], " \t,;<")
 				if j < 0 {
 					j = len(s) - i - 1
 				}
@@ -279,7 +285,7 @@ func buildItem(toks []addrTok) addrItem {
 				it.email, emailAt = t.text, i
 				// "john doe"@example.org: a quoted local part glued to the domain.
 				if strings.HasPrefix(t.text, "@") && i > 0 && toks[i-1].kind == tQuoted && !t.space {
-					it.email, quotedLocal = `"`+toks[i-1].text+`"`+t.text, i-1
+					it.email, quotedLocal = quoteLocal(toks[i-1].text)+t.text, i-1
 				}
 				break
 			}
@@ -312,4 +318,9 @@ func angleAddress(s string) string {
 		}
 	}
 	return strings.Join(strings.Fields(s), "")
+}
+
+// quoteLocal makes a quoted-string local part (RFC 5322 §3.4.1).
+func quoteLocal(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
