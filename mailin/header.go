@@ -23,6 +23,9 @@ func DecodeHeaderValue(raw string) string {
 	if raw == "" {
 		return ""
 	}
+	if len(raw) > maxHeaderValue {
+		raw = raw[:maxHeaderValue]
+	}
 	toks := splitEncodedWords(unfold(raw))
 	var sb strings.Builder
 	sb.Grow(len(raw))
@@ -128,6 +131,14 @@ func splitEncodedWords(s string) []ewToken {
 	return toks
 }
 
+// maxEncodedText is the longest encoded text accepted in one word: RFC 2047
+// allows 75 characters for the whole word, real mailers write a few hundred.
+const maxEncodedText = 2048
+
+// maxHeaderValue bounds the input of the header functions; longer values are
+// cut (no honest header comes near it).
+const maxHeaderValue = 256 << 10
+
 // parseEncodedWord parses "=?charset?enc?text?=" at the start of s and
 // returns the word and its length.
 func parseEncodedWord(s string) (ewToken, int, bool) {
@@ -148,12 +159,16 @@ func parseEncodedWord(s string) (ewToken, int, bool) {
 		return ewToken{}, 0, false
 	}
 	start := q1 + 3
-	end := strings.Index(s[start:], "?=")
+	window := s[start:]
+	if len(window) > maxEncodedText {
+		window = window[:maxEncodedText] // bounds the work per "=?" on hostile input
+	}
+	end := strings.Index(window, "?=")
 	var n int
 	if end < 0 {
 		// Unterminated word at the very end (truncated header).
 		end = len(s) - start
-		if strings.ContainsAny(s[start:], " \t") {
+		if len(window) < len(s)-start || strings.ContainsAny(window, " \t") {
 			return ewToken{}, 0, false
 		}
 		n = len(s)
@@ -283,6 +298,9 @@ func unhex(c byte) byte {
 // an @), junk and comments between ids, and ids that Outlook folded inside
 // the brackets (the white space is removed).
 func ParseMessageIDs(raw string) []string {
+	if len(raw) > maxHeaderValue {
+		raw = raw[:maxHeaderValue]
+	}
 	s := unfold(raw)
 	var ids []string
 	seen := map[string]bool{}
@@ -297,9 +315,12 @@ func ParseMessageIDs(raw string) []string {
 	for i := 0; i < len(s); {
 		switch c := s[i]; {
 		case c == '<':
-			end := strings.IndexByte(s[i+1:], '>')
-			next := strings.IndexByte(s[i+1:], '<')
-			if end >= 0 && (next < 0 || next > end) {
+			// Look for '>' only up to the next '<', so that "<<<<…" stays linear.
+			scope := s[i+1:]
+			if next := strings.IndexByte(scope, '<'); next >= 0 {
+				scope = scope[:next]
+			}
+			if end := strings.IndexByte(scope, '>'); end >= 0 {
 				add(strings.Join(strings.Fields(s[i+1:i+1+end]), ""))
 				i += end + 2
 				continue

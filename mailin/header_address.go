@@ -7,7 +7,7 @@ import (
 )
 
 // maxAddressHeader bounds the work done on one hostile header.
-const maxAddressHeader = 256 << 10
+const maxAddressHeader = maxHeaderValue
 
 // ParseAddressList parses a raw (undecoded) address header value leniently.
 //
@@ -129,8 +129,13 @@ func lexAddresses(s string) []addrTok {
 			toks = append(toks, addrTok{tComment, text, space})
 			i += 1 + n
 		case c == '<':
-			j := strings.IndexByte(s[i+1:], '>')
-			if k := strings.IndexByte(s[i+1:], '<'); j < 0 || (k >= 0 && k < j) {
+			// Look for '>' only up to the next '<', so that "<<<<…" stays linear.
+			scope := s[i+1:]
+			if k := strings.IndexByte(scope, '<'); k >= 0 {
+				scope = scope[:k]
+			}
+			j := strings.IndexByte(scope, '>')
+			if j < 0 {
 				// Missing '>': the address runs to the next break.
 				j = strings.IndexAny(s[i+1:], " \t,;<")
 				if j < 0 {
