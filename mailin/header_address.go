@@ -258,6 +258,23 @@ func parseAddressesLenient(s string) []Address {
 				pending = nil
 			}
 		default:
+			// A second address in one item means a missing comma:
+			// "Bob <b@x> Jane <j@x>", "a@x b@y". Words after the first
+			// address go with the second.
+			// A bare address before an angle address is its display name.
+			if k := lastAddressToken(cur); k >= 0 && (isAddrAtom(t) || (t.kind == tAngle && cur[k].kind == tAngle)) {
+				keep, tail := cur[:k+1], []addrTok(nil)
+				for _, x := range cur[k+1:] {
+					if t.kind == tAngle && (x.kind == tAtom || x.kind == tQuoted) {
+						tail = append(tail, x)
+					} else {
+						keep = append(keep, x)
+					}
+				}
+				cur = keep
+				endItem(tSemi)
+				cur = append(cur, tail...)
+			}
 			cur = append(cur, t)
 		}
 	}
@@ -266,12 +283,22 @@ func parseAddressesLenient(s string) []Address {
 }
 
 func itemHasAddress(toks []addrTok) bool {
-	for _, t := range toks {
-		if t.kind == tAngle || (t.kind == tAtom && strings.Contains(t.text, "@")) {
-			return true
+	return lastAddressToken(toks) >= 0
+}
+
+// lastAddressToken returns the index of the last angle address or bare
+// address in toks, or -1.
+func lastAddressToken(toks []addrTok) int {
+	for i := len(toks) - 1; i >= 0; i-- {
+		if toks[i].kind == tAngle || isAddrAtom(toks[i]) {
+			return i
 		}
 	}
-	return false
+	return -1
+}
+
+func isAddrAtom(t addrTok) bool {
+	return t.kind == tAtom && strings.Contains(t.text, "@") && !strings.HasPrefix(t.text, "=?")
 }
 
 // buildItem turns the tokens of one item into an address and its name parts.
@@ -286,7 +313,7 @@ func buildItem(toks []addrTok) addrItem {
 	}
 	if !it.angle {
 		for i, t := range toks {
-			if t.kind == tAtom && strings.Contains(t.text, "@") && !strings.HasPrefix(t.text, "=?") {
+			if isAddrAtom(t) {
 				it.email, emailAt = t.text, i
 				// "john doe"@example.org: a quoted local part glued to the domain.
 				if strings.HasPrefix(t.text, "@") && i > 0 && toks[i-1].kind == tQuoted && !t.space {
