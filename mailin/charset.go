@@ -108,7 +108,7 @@ var charsetEncodings = map[string]encoding.Encoding{
 
 // DecodeCharset converts b, labelled with charset label (may be "", unknown,
 // or wrong), to UTF-8. Never fails: the result is always valid UTF-8 and
-// never contains ESC (0x1B).
+// never contains ESC (0x1B) or NUL.
 func DecodeCharset(label string, b []byte) string {
 	return finishDecoded(decodeCharset(label, b))
 }
