@@ -43,7 +43,7 @@ func DecodeHeaderValue(raw string) string {
 		sb.WriteString(decodeCharset(t.charset, wordBytes(toks[i:j])))
 		i = j
 	}
-	return cleanText(sb.String())
+	return cleanHeaderText(sb.String())
 }
 
 // unfold removes the line breaks of a folded header (RFC 5322 §2.2.3); a
@@ -71,8 +71,8 @@ func unfold(s string) string {
 	return sb.String()
 }
 
-// cleanText turns controls into spaces, collapses white space and trims.
-func cleanText(s string) string {
+// cleanHeaderText turns controls into spaces, collapses white space and trims.
+func cleanHeaderText(s string) string {
 	s = finishDecoded(s)
 	var sb strings.Builder
 	sb.Grow(len(s))
@@ -272,7 +272,9 @@ func decodeQ(s string) []byte {
 		case c == '_':
 			out = append(out, ' ')
 		case c == '=' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+			hi, _ := unhex(s[i+1])
+			lo, _ := unhex(s[i+2])
+			out = append(out, hi<<4|lo)
 			i += 2
 		default:
 			out = append(out, c)
@@ -285,12 +287,6 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c|0x20 >= 'a' && c|0x20 <= 'f')
 }
 
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
-	}
-	return c | 0x20 - 'a' + 10
-}
 
 // ParseMessageIDs returns the message ids in a Message-ID/In-Reply-To/
 // References value, without brackets, in order, deduplicated. Accepts

@@ -57,7 +57,7 @@ func ParseDate(raw string) time.Time {
 		f := strings.ToLower(strings.TrimSuffix(fields[k], "."))
 		if strings.Count(f, "-") == 2 && !strings.HasPrefix(f, "-") && !strings.Contains(f, ":") { // 23-Nov-2026
 			parts := strings.Split(f, "-")
-			if len(parts[0]) == 4 && isDigits(parts[0]) && isDigits(parts[1]) && isDigits(parts[2]) { // 2026-11-23
+			if len(parts[0]) == 4 && isShortDigits(parts[0]) && isShortDigits(parts[1]) && isShortDigits(parts[2]) { // 2026-11-23
 				year, _ = strconv.Atoi(parts[0])
 				month, _ = strconv.Atoi(parts[1])
 				day, _ = strconv.Atoi(parts[2])
@@ -85,7 +85,7 @@ func ParseDate(raw string) time.Time {
 			isPM = -1
 		case f == "pm" || f == "p.m":
 			isPM = 1
-		case isDigits(f):
+		case isShortDigits(f):
 			n, _ := strconv.Atoi(f)
 			switch {
 			case len(f) >= 3 || n > 31:
@@ -152,7 +152,7 @@ func parseClock(s string) (h, m, sec int) {
 	}
 	nums := []int{0, 0, 0}
 	for i, p := range parts {
-		if !isDigits(p) || len(p) > 2 {
+		if !isShortDigits(p) || len(p) > 2 {
 			return -1, -1, -1
 		}
 		nums[i], _ = strconv.Atoi(p)
@@ -166,7 +166,7 @@ func parseOffset(s string) (int, bool) {
 		return 0, false
 	}
 	d := strings.ReplaceAll(s[1:], ":", "")
-	if !isDigits(d) || len(d) > 4 {
+	if !isShortDigits(d) || len(d) > 4 {
 		return 0, false
 	}
 	var h, m int
@@ -225,7 +225,7 @@ func monthIndex(f string) int {
 	return 0
 }
 
-func isDigits(s string) bool {
+func isShortDigits(s string) bool {
 	if s == "" || len(s) > 9 {
 		return false
 	}

@@ -81,9 +81,6 @@ func TestParseCases(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			raw := readCase(t, tc.file)
-			if tc.needCharset && stubCharsets {
-				t.Skip("needs the real charset/header decoding (stubs in zz_tmp_stubs.go)")
-			}
 			p, sink := mustParse(t, raw, ParseOptions{})
 			if p.Unparseable != "" {
 				t.Fatalf("Unparseable: %s", p.Unparseable)

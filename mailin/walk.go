@@ -242,7 +242,7 @@ func (p *parser) decodeText(b []byte, ct string, params map[string]string, label
 		b = trimPartialRune(b) // a text cut at MaxTextBytes may end mid-character
 	}
 	s, nul := cleanText(DecodeCharset(cs, b))
-	if nul {
+	if nul || (bytes.IndexByte(b, 0) >= 0 && !isWideCharset(cs)) {
 		p.problem("%s: NUL bytes removed", label)
 	}
 	if ct == "text/plain" && strings.EqualFold(params["format"], "flowed") {
@@ -320,4 +320,10 @@ func (c crStripWriter) Write(b []byte) (int, error) {
 		b = b[i+1:]
 	}
 	return n, nil
+}
+
+// isWideCharset reports charsets whose encoding has NUL bytes in ordinary text.
+func isWideCharset(cs string) bool {
+	cs = strings.ToLower(cs)
+	return strings.HasPrefix(cs, "utf-16") || strings.HasPrefix(cs, "utf-32") || strings.HasPrefix(cs, "ucs")
 }
