@@ -287,7 +287,6 @@ func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c|0x20 >= 'a' && c|0x20 <= 'f')
 }
 
-
 // ParseMessageIDs returns the message ids in a Message-ID/In-Reply-To/
 // References value, without brackets, in order, deduplicated. Accepts
 // comma or space separation, folding, ids without brackets (when they hold
