@@ -63,10 +63,10 @@ func quoteHistoryStart(lines []string) (cut int, forwarded, interleaved bool) {
 		if l == "" || quoteIsQuoted(l) {
 			continue
 		}
-		if len(l) <= 200 && quoteForwardRe.MatchString(l) {
+		if quoteMaySeparate(l) && quoteForwardRe.MatchString(l) {
 			return len(lines), true, interleaved
 		}
-		if len(l) <= 200 && quoteSeparatorRe.MatchString(l) {
+		if quoteMaySeparate(l) && quoteSeparatorRe.MatchString(l) {
 			return i, false, interleaved
 		}
 		if quoteRuleRe.MatchString(l) {
@@ -77,7 +77,10 @@ func quoteHistoryStart(lines []string) (cut int, forwarded, interleaved bool) {
 		if quoteHeaderBlock(lines, i, false) {
 			return i, false, interleaved
 		}
-		end, strong := quoteAttribution(lines, i)
+		end, strong := -1, false
+		if quoteMayEndAttribution(lines, i) {
+			end, strong = quoteAttribution(lines, i)
+		}
 		if end < 0 {
 			continue
 		}
@@ -104,6 +107,34 @@ func quoteHistoryStart(lines []string) (cut int, forwarded, interleaved bool) {
 		i = end
 	}
 	return len(lines), false, interleaved
+}
+
+// quoteMaySeparate is a cheap test before quoteForwardRe and
+// quoteSeparatorRe: both match a short phrase framed only by punctuation
+// ("-----Original Message-----"), or "Forwarded by <someone>".
+func quoteMaySeparate(l string) bool {
+	if len(l) > 200 {
+		return false
+	}
+	core := strings.Trim(l, " \t\u00a0\u3000-_=*>:：")
+	const longestPhrase = 72 // bytes: "начало переадресованного сообщения"
+	return len(core) <= longestPhrase || (len(core) >= 12 && strings.EqualFold(core[:12], "forwarded by"))
+}
+
+// quoteMayEndAttribution is a cheap test before quoteAttribution: an
+// attribution (wrapped over at most three lines) ends with ":", "：" or
+// dashes ("---- On … wrote ----"), invisible direction marks aside.
+func quoteMayEndAttribution(lines []string, i int) bool {
+	for e := i; e < len(lines) && e < i+3; e++ {
+		l := strings.TrimRight(lines[e], " \t\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+		if strings.HasSuffix(l, ":") || strings.HasSuffix(l, "：") || strings.HasSuffix(l, "-") {
+			return true
+		}
+		if l == "" {
+			return false
+		}
+	}
+	return false
 }
 
 // quoteIsQuoted reports a ">" quoted line (RFC 3676 §4.5 quote depth > 0).

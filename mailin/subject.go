@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // subjectPrefixes are reply and forward prefixes as mail clients write them
@@ -42,9 +43,17 @@ func NormalizeSubject(s string) string {
 	}
 }
 
+// subjectTagRes caches the tag pattern per prefix (there is one in practice).
+var subjectTagRes sync.Map
+
 // subjectTagRe finds "[<prefix><n>]" tags, also with full-width brackets.
 func subjectTagRe(prefix string) *regexp.Regexp {
-	return regexp.MustCompile(`(?i)[\[［【][ \t]*` + regexp.QuoteMeta(prefix) + `[ \t]*(\d{1,18})[ \t]*[\]］】]`)
+	if re, ok := subjectTagRes.Load(prefix); ok {
+		return re.(*regexp.Regexp)
+	}
+	re := regexp.MustCompile(`(?i)[\[［【][ \t]*` + regexp.QuoteMeta(prefix) + `[ \t]*(\d{1,18})[ \t]*[\]］】]`)
+	subjectTagRes.Store(prefix, re)
+	return re
 }
 
 // SubjectTags returns the request numbers of every "[<prefix><n>]" tag in s

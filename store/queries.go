@@ -140,13 +140,8 @@ func (q Q) FollowerReason(ctx context.Context, request, person int64) (string, e
 
 // AddFollower adds a follower unless already following; reports whether it was added.
 func (q Q) AddFollower(ctx context.Context, request, person int64, reason string) (bool, error) {
-	if _, err := q.FollowerReason(ctx, request, person); err == nil {
-		return false, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return false, err
-	}
-	_, err := q.exec(ctx, "insert-follower", request, person, reason, now())
-	return err == nil, err
+	n, err := q.exec(ctx, "insert-follower", request, person, reason, now())
+	return n > 0, err
 }
 
 // Followers lists a request's followers.
@@ -159,13 +154,6 @@ func (q Q) Followers(ctx context.Context, request int64) ([]Follower, error) {
 // PutRaw records a raw message: inline bytes, or inBlobs when the bytes are
 // already in the blob store. Storing the same bytes twice is a no-op.
 func (q Q) PutRaw(ctx context.Context, sha string, size int64, data []byte, inBlobs bool) error {
-	var n int
-	if err := q.get(ctx, &n, "raw-exists", sha); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
 	if inBlobs {
 		data = nil
 	}

@@ -51,18 +51,17 @@ SELECT * FROM requests ORDER BY number;
 SELECT reason FROM followers WHERE request_id = ? AND person_id = ?;
 
 -- name: insert-follower
-INSERT INTO followers (request_id, person_id, reason, created_at) VALUES (?, ?, ?, ?);
+INSERT INTO followers (request_id, person_id, reason, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (request_id, person_id) DO NOTHING;
 
 -- name: request-followers
 SELECT p.id, p.email, p.name, p.kind, p.status, f.reason
 FROM followers f JOIN people p ON p.id = f.person_id
 WHERE f.request_id = ? ORDER BY f.created_at, p.id;
 
--- name: raw-exists
-SELECT COUNT(*) FROM raw_messages WHERE sha256 = ?;
-
 -- name: insert-raw
-INSERT INTO raw_messages (sha256, size, data, in_blobs, received_at) VALUES (?, ?, ?, ?, ?);
+INSERT INTO raw_messages (sha256, size, data, in_blobs, received_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (sha256) DO NOTHING;
 
 -- name: raw-by-sha
 SELECT sha256, size, data, in_blobs FROM raw_messages WHERE sha256 = ?;
