@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"github.com/emersion/go-smtp"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -99,4 +100,29 @@ func BenchmarkIngest25MBAttachment(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-extra-MB")
+}
+
+// BenchmarkSMTPIngest5KB measures SMTP delivery of 5 KB messages over 16
+// connections into the daemon's listener (client in the same process).
+func BenchmarkSMTPIngest5KB(b *testing.B) {
+	h := newHarness(b, "smtp", nil)
+	var n atomic.Int64
+	b.SetParallelism(8)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		c, err := smtp.Dial(h.addr)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		for pb.Next() {
+			i := int(n.Add(1))
+			if err := c.SendMail("occupant@example.org", []string{"maintenance@example.com"}, bytes.NewReader(ingestBenchMessage(i, 5120))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "msgs/s")
 }

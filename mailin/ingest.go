@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tikkit/tikkit/store"
@@ -79,6 +80,10 @@ type Ingester struct {
 	stop chan struct{}
 	once sync.Once
 	wg   sync.WaitGroup
+
+	mu      sync.RWMutex // held for reading while a job is queued
+	closed  bool
+	parsing atomic.Int64 // messages between arrival and the queue
 }
 
 type job struct {
@@ -120,7 +125,12 @@ func NewIngester(st *store.Store, opt Options) *Ingester {
 
 // Close stops the committer after the jobs in flight; safe to call twice.
 func (in *Ingester) Close() {
-	in.once.Do(func() { close(in.stop) })
+	in.once.Do(func() {
+		in.mu.Lock() // no job is being queued from here on
+		in.closed = true
+		in.mu.Unlock()
+		close(in.stop)
+	})
 	in.wg.Wait()
 }
 
@@ -135,26 +145,40 @@ func (in *Ingester) Ingest(ctx context.Context, d Delivery) (Result, error) {
 			return Result{}, &TempError{err}
 		}
 	}
+	in.parsing.Add(1) // the committer may wait a moment for this one
 	p, err := in.parse(d)
 	if err != nil {
+		in.parsing.Add(-1)
 		return Result{}, &TempError{err}
 	}
 	j := in.prepare(d, p)
+	in.parsing.Add(-1)
 	res, err := in.submit(ctx, j)
-	if err == nil && in.opt.Observe != nil {
+	if err != nil {
+		return res, err
+	}
+	// Logged here, not in the committer, which stays as short as it can.
+	in.log.Info("mailin: message", slog.String("source", d.Source), slog.String("message_id", res.MessageID),
+		slog.String("outcome", res.Outcome), slog.Int64("request", res.Request), slog.String("reason", res.Reason))
+	if in.opt.Observe != nil {
 		in.opt.Observe(res.Outcome, time.Since(start).Seconds())
 	}
-	return res, err
+	return res, nil
 }
 
 func (in *Ingester) submit(ctx context.Context, j *job) (Result, error) {
 	j.done = make(chan struct{})
+	in.mu.RLock()
+	if in.closed {
+		in.mu.RUnlock()
+		return Result{}, &TempError{errors.New("shutting down")}
+	}
 	select {
 	case in.jobs <- j:
+		in.mu.RUnlock()
 	case <-ctx.Done():
+		in.mu.RUnlock()
 		return Result{}, &TempError{ctx.Err()}
-	case <-in.stop:
-		return Result{}, &TempError{errors.New("shutting down")}
 	}
 	<-j.done // once queued, wait for the commit whatever ctx says
 	return j.res, j.err
@@ -219,28 +243,21 @@ func (in *Ingester) commitLoop() {
 			for {
 				select {
 				case j := <-in.jobs:
-					in.commit([]*job{j})
+					in.commit(j)
 				default:
 					return
 				}
 			}
 		}
-		batch := []*job{j}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-in.jobs:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		in.commit(batch)
+		in.commit(j)
 	}
 }
 
 // commit applies a batch in one transaction, one savepoint per message.
-func (in *Ingester) commit(batch []*job) {
+// Jobs that arrive while the transaction is open join it, up to maxBatch:
+// the slower the disk, the larger the batches.
+func (in *Ingester) commit(first *job) {
+	batch := []*job{first}
 	defer func() {
 		for _, j := range batch {
 			close(j.done)
@@ -259,7 +276,8 @@ func (in *Ingester) commit(batch []*job) {
 		return
 	}
 	defer tx.Rollback()
-	for _, j := range batch {
+	for i := 0; i < len(batch); i++ {
+		j := batch[i]
 		j.err = tx.Savepoint(ctx, func() (err error) {
 			defer func() {
 				if r := recover(); r != nil {
@@ -274,17 +292,42 @@ func (in *Ingester) commit(batch []*job) {
 			in.log.Error("mailin: ingest failed", slog.String("message_id", j.p.MessageID), slog.Any("err", j.err))
 			j.err = &TempError{j.err}
 		}
+		if i == len(batch)-1 && len(batch) < maxBatch {
+			if next := in.nextJob(); next != nil {
+				batch = append(batch, next)
+			}
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		in.log.Error("mailin: commit", slog.Any("err", err))
 		fail(err)
 		return
 	}
-	for _, j := range batch {
-		if j.err == nil {
-			in.log.Info("mailin: message", slog.String("source", j.d.Source), slog.String("message_id", j.res.MessageID),
-				slog.String("outcome", j.res.Outcome), slog.Int64("request", j.res.Request), slog.String("reason", j.res.Reason))
-		}
+}
+
+// commitDelay is how long the committer waits for a message that is being
+// parsed right now before it commits without it (like PostgreSQL's
+// commit_delay with commit_siblings): one fsync then serves both.
+const commitDelay = 400 * time.Microsecond
+
+// nextJob returns a queued job, or waits up to commitDelay for one when
+// messages are being parsed; nil when there is none.
+func (in *Ingester) nextJob() *job {
+	select {
+	case j := <-in.jobs:
+		return j
+	default:
+	}
+	if in.parsing.Load() == 0 {
+		return nil
+	}
+	t := time.NewTimer(commitDelay)
+	defer t.Stop()
+	select {
+	case j := <-in.jobs:
+		return j
+	case <-t.C:
+		return nil
 	}
 }
 

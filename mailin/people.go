@@ -35,11 +35,9 @@ func ensurePerson(ctx context.Context, tx *store.Tx, a Address, via string) (sto
 	if !errors.Is(err, store.ErrNotFound) {
 		return p, false, err
 	}
+	// The person's created_at and created_via record the creation.
 	p, err = tx.InsertPerson(ctx, store.Person{Email: a.Email, Name: a.Name, Kind: "occupant", Status: "active", CreatedVia: via})
-	if err != nil {
-		return p, false, err
-	}
-	return p, true, tx.AddEvent(ctx, 0, p.ID, 0, "person_created", "created via "+via)
+	return p, err == nil, err
 }
 
 // applyPerson files a person's mail: a new request or an update of one.
@@ -91,9 +89,6 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 		}
 		res.Outcome = OutcomeCreated
 		if _, err := tx.AddFollower(ctx, req.ID, sender.ID, "requester"); err != nil {
-			return res, err
-		}
-		if err := tx.AddEvent(ctx, req.ID, sender.ID, 0, "created", ""); err != nil {
 			return res, err
 		}
 	}

@@ -73,8 +73,7 @@ CREATE TABLE messages (
     received_at  TIMESTAMP NOT NULL
 );
 CREATE INDEX messages_request ON messages(request_id, id);
-CREATE INDEX messages_outcome ON messages(outcome);
-CREATE INDEX messages_received ON messages(received_at);
+CREATE INDEX messages_held ON messages(id) WHERE outcome = 'held';
 
 CREATE TABLE attachments (
     id           INTEGER PRIMARY KEY,
@@ -113,4 +112,3 @@ CREATE TABLE events (
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX events_request ON events(request_id);
-CREATE INDEX events_person ON events(person_id);
