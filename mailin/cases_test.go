@@ -372,6 +372,23 @@ var mailCases = []mailCase{
 			t.Errorf("no note naming survey-data.bin and its size: %+v", es)
 		}
 	}},
+	{name: "31-oversize-256k-message-limit", tweak: func(o *Options) { o.MaxMessageBytes = 256 << 10 }, run: func(t *testing.T, h *harness) {
+		a := h.feed("31-oversize-attachment.eml")
+		wantOutcome(t, "31", a, OutcomeCreated)
+		m := h.message(a.MessageID)
+		want(t, "body", norm(m.BodyText), "Raw survey data attached, the report follows next week.")
+		as := h.attachments(m)
+		if len(as) != 1 || as[0].Stored || as[0].Size != 240000 {
+			t.Errorf("attachments %+v", as)
+		}
+		if !strings.Contains(m.Problems, "max_message_bytes") {
+			t.Errorf("problems %q do not say why", m.Problems)
+		}
+		es, _ := h.st.RequestEvents(h.ctx, h.request(1001).ID)
+		if len(es) == 0 || !strings.Contains(es[0].Detail, "survey-data.bin") {
+			t.Errorf("no note naming survey-data.bin: %+v", es)
+		}
+	}},
 	{name: "33-quote-stripping", run: func(t *testing.T, h *harness) {
 		wantOutcome(t, "33-a", h.feed("33-a-original.eml"), OutcomeCreated)
 		b := h.feed("33-b-outlook-reply-header-block.eml")

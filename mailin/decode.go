@@ -29,6 +29,8 @@ func decodeCTE(r io.Reader, cte string, note func(string)) io.Reader {
 	}
 }
 
+var cteSqueezer = strings.NewReplacer("-", "", " ", "", "_", "")
+
 // normCTE maps the spellings seen in the wild ("7-bit", "8bits",
 // "quoted printable", "quoted-printable;", "plain") to RFC 2045 names.
 func normCTE(cte string) string {
@@ -36,7 +38,7 @@ func normCTE(cte string) string {
 	if i := strings.IndexByte(c, ';'); i >= 0 {
 		c = strings.TrimSpace(c[:i])
 	}
-	squeezed := strings.NewReplacer("-", "", " ", "", "_", "").Replace(c)
+	squeezed := cteSqueezer.Replace(c)
 	switch squeezed {
 	case "base64", "b64":
 		return "base64"

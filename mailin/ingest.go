@@ -196,9 +196,7 @@ func (in *Ingester) parse(d Delivery) (p *Parsed, err error) {
 		opt.MaxAttachmentBytes = -1
 	}
 	over := in.opt.MaxMessageBytes > 0 && d.Raw.Size > in.opt.MaxMessageBytes
-	if over {
-		opt.MaxAttachmentBytes = 0
-	}
+	opt.NoAttachments = over
 	defer func() {
 		if r := recover(); r != nil {
 			in.log.Error("mailin: parser panic", slog.String("raw_sha256", d.Raw.SHA256), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))

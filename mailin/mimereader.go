@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"sync"
 
 	"github.com/emersion/go-message/textproto"
 )
@@ -35,8 +36,23 @@ type mimeReader struct {
 
 const mimeLineBuf = 64 << 10
 
+// lineBufs recycles the 64 KiB line buffers: one per message would be most
+// of what parsing a small message allocates.
+var lineBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, mimeLineBuf) }}
+
 func newMimeReader(r io.Reader) *mimeReader {
-	return &mimeReader{br: bufio.NewReaderSize(r, mimeLineBuf), hit: -1}
+	br := lineBufs.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &mimeReader{br: br, hit: -1}
+}
+
+// release returns the line buffer; the reader must not be used after it.
+func (m *mimeReader) release() {
+	if m.br != nil {
+		m.br.Reset(nil)
+		lineBufs.Put(m.br)
+		m.br = nil
+	}
 }
 
 // readLine returns the next line including its line end, or a fragment of a

@@ -21,6 +21,9 @@ type ParseOptions struct {
 	// MaxTextBytes caps the decoded text/html kept in memory per part
 	// (default 4 MiB when 0); the rest is cut off with a Problem.
 	MaxTextBytes int64
+	// NoAttachments keeps no attachment at all (each is still listed with
+	// its size and hash): for a message over the per-message limit.
+	NoAttachments bool
 }
 
 const (
@@ -42,7 +45,11 @@ func Parse(r io.Reader, sink BlobSink, opt ParseOptions) (*Parsed, error) {
 	if opt.MaxAttachmentBytes == 0 {
 		opt.MaxAttachmentBytes = -1
 	}
+	if opt.NoAttachments {
+		opt.MaxAttachmentBytes = 0 // hashed and sized, never kept
+	}
 	p := &parser{opt: opt, sink: sink, m: newMimeReader(r), out: &Parsed{}}
+	defer p.m.release()
 	if err := p.run(true); err != nil {
 		return nil, fmt.Errorf("mailin: parse: store attachment: %w", err)
 	}

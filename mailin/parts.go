@@ -182,6 +182,7 @@ func (p *parser) message(body io.Reader, a Attachment, base64ed bool, label stri
 	kh := sha256.New()
 	tee := io.TeeReader(body, io.MultiWriter(pw, crStripWriter{kh}))
 	ip := &parser{opt: p.opt, sink: discardSink{}, m: newMimeReader(tee), out: &Parsed{}, depth: p.depth + 1}
+	defer ip.m.release()
 	if ip.depth <= maxMessageDeep {
 		_ = ip.run(false) // a discardSink never fails
 	} else {
