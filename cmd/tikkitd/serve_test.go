@@ -246,3 +246,29 @@ func TestCheckConfig(t *testing.T) {
 }
 
 var _ = time.Second
+
+func TestHeldAndReprocessCommands(t *testing.T) {
+	dir := t.TempDir()
+	// A misconfiguration: the tenant's address was entered as our alias.
+	bad := writeConfig(t, "data_dir = \""+dir+"\"\n[mail]\naddress = \"maintenance@example.com\"\naliases = [\"jane@example.org\"]\n")
+	msg := "From: Jane <jane@example.org>\r\nTo: maintenance@example.com\r\nSubject: Door stuck\r\nMessage-ID: <held1@example.org>\r\n\r\nThe door sticks.\r\n"
+	if code, out, errs := runCmd(t, msg, "ingest", "-config", bad); code != exitOK || !strings.Contains(out, `"outcome":"held"`) {
+		t.Fatalf("ingest: %d %s %s", code, out, errs)
+	}
+	code, out, _ := runCmd(t, "", "held", "--json", "-config", bad)
+	var held []heldView
+	if code != exitOK || json.Unmarshal([]byte(out), &held) != nil || len(held) != 1 || held[0].Reason == "" || held[0].MessageID != "held1@example.org" {
+		t.Fatalf("held: %d %s", code, out)
+	}
+	good := writeConfig(t, "data_dir = \""+dir+"\"\n[mail]\naddress = \"maintenance@example.com\"\n")
+	code, out, errs := runCmd(t, "", "reprocess", "--all", "-config", good)
+	if code != exitOK || !strings.Contains(out, `"outcome":"created"`) || !strings.Contains(out, `"request":1001`) {
+		t.Fatalf("reprocess: %d %s %s", code, out, errs)
+	}
+	if code, out, _ := runCmd(t, "", "held", "--json", "-config", good); code != exitOK || strings.TrimSpace(out) != "[]" {
+		t.Errorf("still held: %s", out)
+	}
+	if code, _, _ := runCmd(t, "", "reprocess", "-config", good); code != exitUsage {
+		t.Errorf("reprocess without ids: exit %d, want usage error", code)
+	}
+}
