@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tikkit/tikkit/rules"
 	"github.com/tikkit/tikkit/store"
 )
 
@@ -35,6 +36,8 @@ type Options struct {
 	MaxAttachmentBytes int64  // per attachment; <= 0 means no limit
 	MaxNewFollowers    int    // new accounts one mail may create from its recipients; default 20
 	SubjectWindow      time.Duration
+	Registration       rules.Registration // who may file; the zero value is open registration
+	Auth               AuthOptions        // DKIM and Authentication-Results checks for auto-approval
 	Logger             *slog.Logger
 	// Observe, when set, is told the outcome and latency of every message.
 	Observe func(outcome string, seconds float64)
@@ -91,6 +94,7 @@ type job struct {
 	p       *Parsed
 	class   Class
 	visible string
+	auth    AuthResult
 	replace int64 // message row to replace (reprocess)
 	res     Result
 	err     error
@@ -116,6 +120,9 @@ func NewIngester(st *store.Store, opt Options) *Ingester {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Registration.Mode == "" {
+		opt.Registration.Mode = rules.ModeOpen
 	}
 	in := &Ingester{st: st, opt: opt, log: opt.Logger, jobs: make(chan *job, maxBatch), stop: make(chan struct{})}
 	in.wg.Add(1)
@@ -226,6 +233,9 @@ func (in *Ingester) prepare(d Delivery, p *Parsed) *job {
 		}
 		j.class = Classify(p, env, in.opt.Identity)
 		j.visible = VisibleText(p.Text)
+		if j.class.Kind == ClassNormal {
+			in.authenticate(j)
+		}
 	}
 	return j
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+	"github.com/tikkit/tikkit/rules"
 )
 
 // Config is the TOML settings file (DESIGN §5); tikkit.example.toml documents every key.
@@ -19,7 +20,18 @@ type Config struct {
 	SMTP    SMTPConfig   `toml:"smtp"`
 	HTTP    HTTPConfig   `toml:"http"`
 	Limits  LimitsConfig `toml:"limits"`
+	Reg     RegConfig    `toml:"registration"`
 	Log     LogConfig    `toml:"log"`
+}
+
+// RegConfig is [registration]: who may file and how unknown senders become occupants.
+type RegConfig struct {
+	Mode                      string   `toml:"mode"`
+	AutoApproveDomains        []string `toml:"auto_approve_domains"`
+	PendingCanFile            bool     `toml:"pending_can_file"`
+	UnknownSender             string   `toml:"unknown_sender"`
+	RequireDKIMForAutoApprove bool     `toml:"require_dkim_for_auto_approve"`
+	TrustedAuthservIDs        []string `toml:"trusted_authserv_ids"`
 }
 
 type MailConfig struct {
@@ -69,6 +81,8 @@ func defaultConfig() Config {
 		},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080"},
 		Limits: LimitsConfig{MaxAttachmentBytes: 25 << 20, MaxNewFollowers: 20},
+		Reg: RegConfig{Mode: "open", PendingCanFile: true, UnknownSender: "register",
+			RequireDKIMForAutoApprove: true},
 		Log:    LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -152,6 +166,9 @@ func (c *Config) validate() error {
 	if c.Limits.MaxAttachmentBytes < 0 {
 		bad("limits.max_attachment_bytes: must not be negative (0 means no limit)")
 	}
+	if err := c.registration().Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:
@@ -163,4 +180,14 @@ func (c *Config) validate() error {
 		bad("log.format: %q is not text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+func (c *Config) registration() rules.Registration {
+	return rules.Registration{
+		Mode:                      rules.Mode(c.Reg.Mode),
+		AutoApproveDomains:        c.Reg.AutoApproveDomains,
+		PendingCanFile:            c.Reg.PendingCanFile,
+		UnknownSender:             rules.UnknownSender(c.Reg.UnknownSender),
+		RequireDKIMForAutoApprove: c.Reg.RequireDKIMForAutoApprove,
+	}
 }

@@ -182,6 +182,8 @@ func (c *common) ingestOptions() mailin.Options {
 		MaxMessageBytes:    cfg.SMTP.MaxMessageBytes,
 		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes,
 		MaxNewFollowers:    cfg.Limits.MaxNewFollowers,
+		Registration:       cfg.registration(),
+		Auth:               mailin.AuthOptions{TrustedAuthservIDs: cfg.Reg.TrustedAuthservIDs},
 		Logger:             c.log,
 	}
 }

@@ -1,0 +1,70 @@
+package mailin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tikkit/tikkit/rules"
+	"github.com/tikkit/tikkit/store"
+)
+
+// authenticate checks, outside the transaction (it may ask DNS), whether
+// the mail proves it comes from its From domain — only when that domain is
+// one whose senders are approved automatically, since only then it matters.
+func (in *Ingester) authenticate(j *job) {
+	email := j.p.From.Email
+	if email == "" || !rules.AutoApproved(in.opt.Registration, email, true) {
+		return
+	}
+	_, domain, _ := strings.Cut(email, "@")
+	rc, err := j.d.Raw.Open()
+	if err != nil {
+		j.auth = AuthResult{FromDomain: domain, Detail: "raw message unreadable: " + err.Error()}
+		return
+	}
+	defer rc.Close()
+	j.auth = Authenticate(context.Background(), rc, domain, in.opt.Auth)
+}
+
+// admit applies the registration rules to the sender: it finds, creates or
+// upgrades their account and says whether the mail may file.
+func (in *Ingester) admit(ctx context.Context, tx *store.Tx, j *job) (store.Person, rules.Verdict, error) {
+	a := j.p.From
+	p, err := tx.PersonByEmail(ctx, a.Email)
+	known := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return p, rules.Verdict{}, err
+	}
+	v := rules.Decide(in.opt.Registration, rules.Sender{Email: a.Email, Known: known, Kind: p.Kind, Status: p.Status,
+		Authenticated: j.auth.Authenticated()})
+	switch {
+	case v.Create:
+		p, _, err = ensurePersonStatus(ctx, tx, a, "email", v.Status)
+		if err != nil {
+			return p, v, err
+		}
+		detail := "registered as " + v.Status
+		if j.auth.Detail != "" {
+			detail += " (" + j.auth.Detail + ")"
+		}
+		if err := tx.AddEvent(ctx, 0, p.ID, 0, "registered", detail); err != nil {
+			return p, v, err
+		}
+	case v.Upgrade:
+		p.Status = v.Status
+		if err := tx.UpdatePerson(ctx, p); err != nil {
+			return p, v, err
+		}
+		if err := tx.AddEvent(ctx, 0, p.ID, 0, "approved", fmt.Sprintf("automatically: %s", j.auth.Detail)); err != nil {
+			return p, v, err
+		}
+	case known && p.Name == "" && a.Name != "":
+		if err := tx.SetPersonNameIfEmpty(ctx, p.ID, a.Name); err != nil {
+			return p, v, err
+		}
+		p.Name = a.Name
+	}
+	return p, v, nil
+}

@@ -1,0 +1,336 @@
+package mailin
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tikkit/tikkit/rules"
+	"github.com/tikkit/tikkit/store"
+)
+
+// applyPerson files a person's mail: a new request or an update of one,
+// as the registration rules, staff commands and location rules say.
+func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Result, error) {
+	p := j.p
+	res := Result{MessageID: p.MessageID}
+	sender, verdict, err := in.admit(ctx, tx, j)
+	if err != nil {
+		return res, err
+	}
+	if !verdict.MayFile {
+		res.Outcome, res.Reason = OutcomeRefused, verdict.Reason
+		_, err := in.storeMessage(ctx, tx, in.messageRow(j, 0, sender.ID, res.Outcome, res.Reason), p)
+		return res, err
+	}
+
+	// Commands at the top of a staff member's mail; an occupant's "#close" is text.
+	var cmds []rules.Command
+	var cmdErrs []rules.CommandError
+	if rules.MayRunCommands(sender.Kind) {
+		cmds, cmdErrs, j.visible = rules.ParseCommands(j.visible)
+	}
+
+	req, evidence, err := in.findThread(ctx, tx, p, sender)
+	if err != nil {
+		return res, err
+	}
+	f := &filing{in: in, tx: tx, j: j, sender: sender}
+	if req.ID != 0 {
+		res.Outcome, res.Reason = OutcomeAppended, "threaded by "+evidence
+		if err := f.appendTo(ctx, req); err != nil {
+			return res, err
+		}
+	} else {
+		res.Outcome = OutcomeCreated
+		if verdict.Pending {
+			res.Reason = "requester pending approval"
+		}
+		if req, err = f.create(ctx, cmds); err != nil {
+			return res, err
+		}
+	}
+	f.req = req
+	res.Request = req.Number
+	internal, err := f.run(ctx, cmds, cmdErrs)
+	if err != nil {
+		return res, err
+	}
+	m := in.messageRow(j, f.req.ID, sender.ID, res.Outcome, res.Reason)
+	m.Internal = internal
+	id, err := in.storeMessage(ctx, tx, m, p)
+	if err != nil {
+		return res, err
+	}
+	f.msg = id
+	for _, e := range f.events {
+		if err := tx.AddEvent(ctx, f.req.ID, sender.ID, id, e.kind, e.detail); err != nil {
+			return res, err
+		}
+	}
+	return res, f.addRecipients(ctx)
+}
+
+// filing is the work on one request for one message.
+type filing struct {
+	in     *Ingester
+	tx     *store.Tx
+	j      *job
+	sender store.Person
+	req    store.Request
+	msg    int64
+	events []event
+}
+
+type event struct{ kind, detail string }
+
+func (f *filing) note(kind, format string, a ...any) {
+	f.events = append(f.events, event{kind, fmt.Sprintf(format, a...)})
+}
+
+// appendTo records activity on an existing request.
+func (f *filing) appendTo(ctx context.Context, req store.Request) error {
+	if err := f.tx.TouchRequest(ctx, req.ID); err != nil {
+		return err
+	}
+	if key := threadKey(f.j.p.ThreadIndex); key != "" {
+		if err := f.tx.SetThreadKey(ctx, req.ID, key); err != nil {
+			return err
+		}
+	}
+	ok, err := isParticipant(ctx, f.tx, req, f.sender)
+	if err != nil || ok {
+		return err
+	}
+	// Threaded by References: the sender had the conversation in hand.
+	_, err = f.tx.AddFollower(ctx, req.ID, f.sender.ID, "commented")
+	return err
+}
+
+// create opens a request. A staff member's forward files it for the
+// original sender; its location follows the rules.
+func (f *filing) create(ctx context.Context, cmds []rules.Command) (store.Request, error) {
+	p, tx := f.j.p, f.tx
+	requester := f.sender
+	var forwardedFrom *store.Person
+	if f.sender.Kind == "staff" {
+		if fw, ok := FindForward(p); ok && !f.in.opt.Identity.IsOwn(fw.From.Email) && !notAPerson(fw.From.Email) && fw.From.Email != f.sender.Email {
+			orig, _, err := ensurePerson(ctx, tx, fw.From, "follower")
+			if err != nil {
+				return store.Request{}, err
+			}
+			requester, forwardedFrom = orig, &orig
+		}
+	}
+	subject := NormalizeSubject(StripSubjectTags(p.Subject, f.in.opt.SubjectTagPrefix))
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	req, err := tx.InsertRequest(ctx, store.Request{
+		Subject: subject, NormSubject: strings.ToLower(subject),
+		RequesterID: requester.ID, CreatorID: f.sender.ID, ThreadKey: threadKey(p.ThreadIndex),
+	}, f.in.opt.FirstRequestNumber)
+	if err != nil {
+		return req, err
+	}
+	if _, err := tx.AddFollower(ctx, req.ID, requester.ID, "requester"); err != nil {
+		return req, err
+	}
+	f.req = req
+	if err := f.chooseLocation(ctx, requester, cmds); err != nil {
+		return req, err
+	}
+	if forwardedFrom != nil {
+		f.note("forwarded", "filed by %s for %s", f.sender.Email, forwardedFrom.Email)
+		if err := f.limitToLocation(ctx, *forwardedFrom); err != nil {
+			return req, err
+		}
+	}
+	return f.req, nil
+}
+
+// chooseLocation sets the new request's location: a staff #location
+// command, else a location named in the mail that the requester may use
+// (staff may name any), else the requester's only private area.
+func (f *filing) chooseLocation(ctx context.Context, requester store.Person, cmds []rules.Command) error {
+	tree, err := f.tree(ctx)
+	if err != nil || tree == nil {
+		return err
+	}
+	var explicit int64
+	for _, c := range cmds {
+		if c.Name == "location" {
+			if l, err := f.tx.LocationByPath(ctx, c.Arg); err == nil {
+				explicit = l.ID
+			}
+		}
+	}
+	access, err := f.access(ctx, requester)
+	if err != nil {
+		return err
+	}
+	staff := f.sender.Kind == "staff"
+	if staff {
+		access = rules.Access{All: true} // staff file for any location
+	}
+	loc, how := rules.ChooseLocation(tree, access, explicit, staff, f.j.p.Subject+"\n"+f.j.visible)
+	if loc == 0 {
+		return nil
+	}
+	f.req.LocationID = sql.NullInt64{Int64: loc, Valid: true}
+	if l, ok := tree.Get(loc); ok {
+		f.note("location", "%s (%s)", l.Path, how)
+	}
+	return f.tx.SetRequestLocation(ctx, f.req.ID, f.req.LocationID)
+}
+
+// tree loads the location tree; nil when there are no locations.
+func (f *filing) tree(ctx context.Context) (*rules.Tree, error) {
+	ls, err := f.tx.Locations(ctx)
+	if err != nil || len(ls) == 0 {
+		return nil, err
+	}
+	out := make([]rules.Location, 0, len(ls))
+	for _, l := range ls {
+		var aliases []string
+		for _, a := range strings.Split(l.Aliases, "\n") {
+			if a = strings.TrimSpace(a); a != "" {
+				aliases = append(aliases, a)
+			}
+		}
+		out = append(out, rules.Location{ID: l.ID, Parent: l.ParentID.Int64, Name: l.Name, Path: l.Path, Common: l.Common, Aliases: aliases})
+	}
+	return rules.NewTree(out), nil
+}
+
+func (f *filing) access(ctx context.Context, p store.Person) (rules.Access, error) {
+	all, locs, err := f.tx.PersonAccess(ctx, p.ID)
+	return rules.Access{All: all, Locations: locs}, err
+}
+
+// limitToLocation gives an occupant made for this request (a forwarded
+// sender, a CC'd person) access to the request's location only.
+func (f *filing) limitToLocation(ctx context.Context, p store.Person) error {
+	if !f.req.LocationID.Valid || p.Kind == "staff" {
+		return nil
+	}
+	return f.tx.AddGrant(ctx, store.Grant{PersonID: sql.NullInt64{Int64: p.ID, Valid: true}, LocationID: f.req.LocationID})
+}
+
+// run carries out staff commands; it reports whether the message is internal.
+func (f *filing) run(ctx context.Context, cmds []rules.Command, errs []rules.CommandError) (internal bool, err error) {
+	tx, req := f.tx, f.req
+	for _, e := range errs {
+		f.note("command_error", "%s: %s", e.Line, e.Reason)
+	}
+	for _, c := range cmds {
+		switch c.Name {
+		case "close", "reopen":
+			state := map[string]string{"close": "closed", "reopen": "open"}[c.Name]
+			if req.State != state {
+				err = tx.SetRequestState(ctx, req.ID, state)
+				req.State = state
+				f.note(state, "by %s", f.sender.Email)
+			}
+		case "internal":
+			internal = true
+		case "location":
+			l, lerr := tx.LocationByPath(ctx, c.Arg)
+			if errors.Is(lerr, store.ErrNotFound) {
+				f.note("command_error", "#location %s: no such location", c.Arg)
+				continue
+			} else if lerr != nil {
+				return false, lerr
+			}
+			if req.LocationID.Int64 != l.ID {
+				req.LocationID = sql.NullInt64{Int64: l.ID, Valid: true}
+				err = tx.SetRequestLocation(ctx, req.ID, req.LocationID)
+				f.note("location", "%s (command)", l.Path)
+			}
+		case "priority":
+			err = tx.SetRequestPriority(ctx, req.ID, c.Arg)
+			f.note("priority", "%s", c.Arg)
+		case "label":
+			err = tx.AddLabel(ctx, req.ID, c.Arg)
+			f.note("label", "%s", c.Arg)
+		case "requester", "follow":
+			var person store.Person
+			person, _, err = ensurePerson(ctx, tx, Address{Email: NormalizeEmail(c.Arg)}, map[string]string{"requester": "staff", "follow": "follower"}[c.Name])
+			if err != nil {
+				return false, err
+			}
+			if c.Name == "requester" {
+				err = tx.SetRequester(ctx, req.ID, person.ID)
+				req.RequesterID = person.ID
+				f.note("requester", "%s", person.Email)
+				if err == nil {
+					_, err = tx.AddFollower(ctx, req.ID, person.ID, "requester")
+				}
+			} else {
+				_, err = tx.AddFollower(ctx, req.ID, person.ID, "staff-added")
+				f.note("follower", "%s added by %s", person.Email, f.sender.Email)
+			}
+			f.req = req
+			if err == nil {
+				err = f.limitToLocation(ctx, person)
+			}
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	f.req = req
+	return internal, nil
+}
+
+// addRecipients makes the mail's other To/Cc people followers (rules
+// decide who); new accounts get the request's location only.
+func (f *filing) addRecipients(ctx context.Context) error {
+	var rs []rules.Recipient
+	seen := map[string]bool{f.sender.Email: true}
+	for _, a := range append(append([]Address{}, f.j.p.To...), f.j.p.Cc...) {
+		if a.Email == "" || seen[a.Email] {
+			continue
+		}
+		seen[a.Email] = true
+		r := rules.Recipient{Email: a.Email, Own: f.in.opt.Identity.IsOwn(a.Email), NoReply: notAPerson(a.Email)}
+		if p, err := f.tx.PersonByEmail(ctx, a.Email); err == nil {
+			r.Known, r.Status = true, p.Status
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		rs = append(rs, r)
+	}
+	add, dropped := rules.NewFollowers(rs, f.in.opt.MaxNewFollowers)
+	names := map[string]string{}
+	for _, a := range append(append([]Address{}, f.j.p.To...), f.j.p.Cc...) {
+		if names[a.Email] == "" {
+			names[a.Email] = a.Name
+		}
+	}
+	for _, r := range add {
+		person, created, err := ensurePerson(ctx, f.tx, Address{Email: r.Email, Name: names[r.Email]}, "follower")
+		if err != nil {
+			return err
+		}
+		if _, err := f.tx.AddFollower(ctx, f.req.ID, person.ID, "cc"); err != nil {
+			return err
+		}
+		if created {
+			if err := f.limitToLocation(ctx, person); err != nil {
+				return err
+			}
+		}
+	}
+	if len(dropped) > 0 {
+		var emails []string
+		for _, r := range dropped {
+			emails = append(emails, r.Email)
+		}
+		return f.tx.AddEvent(ctx, f.req.ID, f.sender.ID, f.msg, "followers_limited",
+			fmt.Sprintf("more than %d new recipients; not added: %s", f.in.opt.MaxNewFollowers, strings.Join(emails, ", ")))
+	}
+	return nil
+}
