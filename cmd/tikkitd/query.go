@@ -63,7 +63,10 @@ type requestView struct {
 	State     string         `json:"state"`
 	Priority  string         `json:"priority"`
 	Location  *string        `json:"location"`
+	Labels    []string       `json:"labels"`
 	Requester personRef      `json:"requester"`
+	// RequesterPending: the requester's account awaits approval.
+	RequesterPending bool `json:"requester_pending"`
 	Creator   personRef      `json:"creator"`
 	Followers []followerView `json:"followers"`
 	Messages  []messageView  `json:"messages,omitempty"`
@@ -113,6 +116,21 @@ func buildRequest(ctx context.Context, q store.Q, r store.Request, full bool) (r
 	v := requestView{Number: r.Number, Subject: r.Subject, State: r.State, Priority: r.Priority,
 		Requester: personOf(ctx, q, r.RequesterID), Creator: personOf(ctx, q, r.CreatorID),
 		Followers: []followerView{}, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if r.LocationID.Valid {
+		if l, err := q.LocationByID(ctx, r.LocationID.Int64); err == nil {
+			v.Location = &l.Path
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return v, err
+		}
+	}
+	labels, err := q.Labels(ctx, r.ID)
+	if err != nil {
+		return v, err
+	}
+	v.Labels = append([]string{}, labels...)
+	if p, err := q.PersonByID(ctx, r.RequesterID); err == nil {
+		v.RequesterPending = p.Status == "pending"
+	}
 	fs, err := q.Followers(ctx, r.ID)
 	if err != nil {
 		return v, err
