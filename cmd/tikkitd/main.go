@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 )
 
 var version = "dev"
+
+// lookupTXT resolves DKIM keys; nil means the system resolver. Tests set it.
+var lookupTXT func(ctx context.Context, name string) ([]string, error)
 
 // Exit codes from sysexits.h that MTAs understand.
 const (
@@ -183,7 +187,7 @@ func (c *common) ingestOptions() mailin.Options {
 		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes,
 		MaxNewFollowers:    cfg.Limits.MaxNewFollowers,
 		Registration:       cfg.registration(),
-		Auth:               mailin.AuthOptions{TrustedAuthservIDs: cfg.Reg.TrustedAuthservIDs},
+		Auth:               mailin.AuthOptions{TrustedAuthservIDs: cfg.Reg.TrustedAuthservIDs, LookupTXT: lookupTXT},
 		Logger:             c.log,
 	}
 }
