@@ -85,7 +85,7 @@ SELECT * FROM messages WHERE request_id = ? ORDER BY id;
 SELECT * FROM messages WHERE id = ?;
 
 -- name: held-messages
-SELECT * FROM messages WHERE outcome = 'held' ORDER BY id;
+SELECT * FROM messages WHERE outcome IN ('held', 'refused') AND request_id IS NULL ORDER BY id;
 
 -- name: delete-message-attachments
 DELETE FROM attachments WHERE message_id = ?;
@@ -122,7 +122,7 @@ SELECT state, COUNT(*) AS n FROM requests GROUP BY state;
 SELECT COUNT(*) FROM deliveries WHERE received_at >= ?;
 
 -- name: count-held
-SELECT COUNT(*) FROM messages WHERE outcome = 'held';
+SELECT COUNT(*) FROM messages WHERE outcome IN ('held', 'refused') AND request_id IS NULL;
 
 -- name: count-messages
 SELECT COUNT(*) FROM messages;
