@@ -62,7 +62,7 @@ func locationList(ctx context.Context, a *admin) int {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PATH\tCOMMON\tALIASES")
 	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Path, yesNo(v.Common), strings.Join(v.Aliases, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Path, yesNo(v.Common), orDash(strings.Join(v.Aliases, ", ")))
 	}
 	tw.Flush()
 	return exitOK
@@ -163,11 +163,7 @@ func groupList(ctx context.Context, a *admin) int {
 		for _, m := range v.Members {
 			ms = append(ms, m.Email)
 		}
-		members := strings.Join(ms, ", ")
-		if members == "" {
-			members = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, members, grantsText(v.Grants))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, orDash(strings.Join(ms, ", ")), grantsText(v.Grants))
 	}
 	tw.Flush()
 	return exitOK

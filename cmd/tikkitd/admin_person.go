@@ -157,7 +157,7 @@ func personList(ctx context.Context, a *admin) int {
 	fmt.Fprintln(tw, "EMAIL\tNAME\tKIND\tSTATUS\tCREATED VIA\tADMIN\tGROUPS\tGRANTS")
 	for _, v := range views {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Email, v.Name, v.Kind, v.Status, v.CreatedVia,
-			yesNo(v.Admin), strings.Join(v.Groups, ", "), grantsText(v.Grants))
+			yesNo(v.Admin), orDash(strings.Join(v.Groups, ", ")), grantsText(v.Grants))
 	}
 	tw.Flush()
 	return exitOK
@@ -180,7 +180,7 @@ func personShow(ctx context.Context, a *admin) int {
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	for _, kv := range [][2]string{{"email", v.Email}, {"name", v.Name}, {"kind", v.Kind}, {"status", v.Status},
-		{"created via", v.CreatedVia}, {"admin", yesNo(v.Admin)}, {"groups", strings.Join(v.Groups, ", ")}, {"grants", grantsText(v.Grants)}} {
+		{"created via", v.CreatedVia}, {"admin", yesNo(v.Admin)}, {"groups", orDash(strings.Join(v.Groups, ", "))}, {"grants", grantsText(v.Grants)}} {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
 	tw.Flush()
@@ -209,6 +209,13 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func deref(s *string) string {
