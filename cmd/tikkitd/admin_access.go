@@ -1,5 +1,7 @@
 package main
 
+// location and group verbs of the admin commands (see admin.go).
+
 import (
 	"context"
 	"errors"
