@@ -44,7 +44,26 @@ Commands:
   people [--json]            list people
   held [--json]              list messages kept without a request, with the reason
   reprocess ID|--all         run held messages through the ingest path again
+  person add EMAIL [--name N] [--staff] [--admin]
+                             add a person, or make one staff (--admin implies --staff)
+  person approve|deny|block EMAIL
+                             change an occupant's status (recorded as an event)
+  person list                list people with their groups and grants
+  person show EMAIL          one person: grants, groups, events, requests they can see
+  person grant EMAIL LOCATION|--all
+                             let a person file for a location (and what is under it)
+  location add PATH [--common] [--alias A]...
+                             add "Site/Building/Unit", creating missing parents
+  location list              list locations with their aliases
+  group add NAME             add a group (members see each other's requests)
+  group member GROUP EMAIL...
+                             add people to a group
+  group grant GROUP LOCATION|--all
+                             grant a location to every member of a group
+  group list                 list groups with members and grants
   version                    print the version
+
+Admin commands take --json too.
 
 The configuration is -config FILE, else $TIKKIT_CONFIG, else the embedded default
 (data in ./tikkit-data, SMTP on 127.0.0.1:2525, HTTP on 127.0.0.1:8080, address help@localhost).
@@ -83,6 +102,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		return cmdHeld(rest, stdout, stderr)
 	case "reprocess":
 		return cmdReprocess(rest, stdout, stderr)
+	case "person":
+		return cmdPerson(rest, stdout, stderr)
+	case "location":
+		return cmdLocation(rest, stdout, stderr)
+	case "group":
+		return cmdGroup(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "tikkitd", version)
 		return exitOK
