@@ -19,10 +19,10 @@ type Location struct {
 
 // Tree is the location tree, read-only after NewTree.
 type Tree struct {
-	locs    map[int64]Location
-	order   []int64             // ids in the order given, for deterministic scans
-	byFirst map[string][]phrase // see phrases
-	maxLen  int
+	locs   map[int64]Location
+	order  []int64 // ids in the order given, for deterministic scans
+	names  *trie   // every location's names, aliases and path tails, by word
+	maxLen int     // the longest of those, in words
 }
 
 // NewTree builds a tree. Locations with an ID ≤ 0 are ignored; of two
@@ -40,7 +40,7 @@ func NewTree(locs []Location) *Tree {
 		t.locs[l.ID] = l
 		t.order = append(t.order, l.ID)
 	}
-	t.byFirst, t.maxLen = t.phrases()
+	t.names, t.maxLen = t.phrases()
 	return t
 }
 
@@ -242,17 +242,21 @@ func (t *Tree) mentioned(a Access, text string) int64 {
 	if len(words) == 0 {
 		return 0
 	}
-	byFirst, maxLen := t.byFirst, t.maxLen
+	maxLen := t.maxLen
 	type match struct {
 		id         int64
 		start, end int // words[start:end]
 	}
 	var matches []match
 	byStart := make(map[int][]match)
-	for i, w := range words {
-		for _, p := range byFirst[w] {
-			if i+len(p.words) <= len(words) && slices.Equal(words[i:i+len(p.words)], p.words) {
-				m := match{p.id, i, i + len(p.words)}
+	for i := range words {
+		n := t.names
+		for j := i; j < len(words); j++ {
+			if n = n.next[words[j]]; n == nil {
+				break
+			}
+			for _, id := range n.ids {
+				m := match{id, i, j + 1}
 				matches = append(matches, m)
 				byStart[i] = append(byStart[i], m)
 			}
@@ -305,15 +309,17 @@ func (t *Tree) mentioned(a Access, text string) int64 {
 	return ms[0].id
 }
 
-type phrase struct {
-	id    int64
-	words []string
+// trie is a word trie: the ids of the locations whose phrase ends here.
+type trie struct {
+	next map[string]*trie
+	ids  []int64
 }
 
-// phrases indexes every location's name, aliases and path tails, as
-// words, by their first word; maxLen is the longest phrase in words.
-func (t *Tree) phrases() (byFirst map[string][]phrase, maxLen int) {
-	byFirst = make(map[string][]phrase)
+// phrases builds a trie of every location's name, aliases and path tails,
+// as words; maxLen is the longest phrase in words. A phrase of one
+// single-character word is left out.
+func (t *Tree) phrases() (root *trie, maxLen int) {
+	root = &trie{}
 	for _, id := range t.order {
 		l := t.locs[id]
 		names := append([]string{l.Name}, l.Aliases...)
@@ -326,11 +332,25 @@ func (t *Tree) phrases() (byFirst map[string][]phrase, maxLen int) {
 			if len(w) == 0 || len(w) == 1 && len([]rune(w[0])) < 2 {
 				continue
 			}
-			byFirst[w[0]] = append(byFirst[w[0]], phrase{id, w})
+			n := root
+			for _, x := range w {
+				if n.next == nil {
+					n.next = make(map[string]*trie)
+				}
+				c := n.next[x]
+				if c == nil {
+					c = &trie{}
+					n.next[x] = c
+				}
+				n = c
+			}
+			if !slices.Contains(n.ids, id) {
+				n.ids = append(n.ids, id)
+			}
 			maxLen = max(maxLen, len(w))
 		}
 	}
-	return byFirst, maxLen
+	return root, maxLen
 }
 
 // wordsOf splits s into lower-case words: runs of letters and digits.
