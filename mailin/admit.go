@@ -45,12 +45,16 @@ func (in *Ingester) admit(ctx context.Context, tx *store.Tx, j *job) (store.Pers
 		if err != nil {
 			return p, v, err
 		}
-		detail := "registered as " + v.Status
-		if j.auth.Detail != "" {
-			detail += " (" + j.auth.Detail + ")"
-		}
-		if err := tx.AddEvent(ctx, 0, p.ID, 0, "registered", detail); err != nil {
-			return p, v, err
+		// Worth an event: a pending account (staff will approve it) or one
+		// approved by its domain (with the proof). Open registration is not.
+		if v.Status != "active" || j.auth.Authenticated() {
+			detail := "registered as " + v.Status
+			if j.auth.Detail != "" {
+				detail += " (" + j.auth.Detail + ")"
+			}
+			if err := tx.AddEvent(ctx, 0, p.ID, 0, "registered", detail); err != nil {
+				return p, v, err
+			}
 		}
 	case v.Upgrade:
 		p.Status = v.Status

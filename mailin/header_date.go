@@ -19,6 +19,39 @@ var zoneOffsets = map[string]int{
 
 var monthNames = []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
 
+// monthWords are full month names in the languages mailers write dates in;
+// English first.
+var monthWords = func() []struct {
+	name  string
+	month int
+} {
+	var out []struct {
+		name  string
+		month int
+	}
+	for _, lang := range [][12]string{
+		{"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"},
+		{"januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober", "november", "dezember"},
+		{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
+		{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"},
+	} {
+		for i, n := range lang {
+			out = append(out, struct {
+				name  string
+				month int
+			}{n, i + 1})
+		}
+	}
+	// Spellings without accents and German "Mrz".
+	for n, m := range map[string]int{"fevrier": 2, "aout": 8, "decembre": 12, "mrz": 3, "maerz": 3} {
+		out = append(out, struct {
+			name  string
+			month int
+		}{n, m})
+	}
+	return out
+}()
+
 // ParseDate parses a Date header leniently; zero time when hopeless.
 //
 // Beyond RFC 5322 §3.3 it accepts: missing seconds, wrong or missing day
@@ -211,16 +244,12 @@ func monthIndex(f string) int {
 	if len(f) < 3 {
 		return 0
 	}
-	for i, m := range monthNames {
-		if strings.HasPrefix(f, m) && isLetters(f) {
-			return i + 1
+	// A month is an abbreviation or the whole name: "mar", "march", "märz",
+	// but not any word that starts like one ("mardi" is Tuesday).
+	for _, m := range monthWords {
+		if strings.HasPrefix(m.name, f) {
+			return m.month
 		}
-	}
-	// Localised abbreviations common in German/French/Spanish mailers.
-	switch f {
-	case "mär", "mrz", "mai", "okt", "dez", "janv", "févr", "fevr", "avr", "juin", "juil", "déc", "ene", "abr", "ago", "dic":
-		return map[string]int{"mär": 3, "mrz": 3, "mai": 5, "okt": 10, "dez": 12, "janv": 1, "févr": 2, "fevr": 2, "avr": 4,
-			"juin": 6, "juil": 7, "déc": 12, "ene": 1, "abr": 4, "ago": 8, "dic": 12}[f]
 	}
 	return 0
 }

@@ -212,3 +212,17 @@ func TestNormalizeEmail(t *testing.T) {
 		})
 	}
 }
+
+func TestParseDateMonthWords(t *testing.T) {
+	for in, month := range map[string]int{
+		"mardi 24 novembre 2026 09:00":  11, // "mar" of mardi is not March
+		"Tue, 24 Nov 2026 09:00 +0000":  11,
+		"24. März 2026 09:00":           3,
+		"24 de marzo de 2026 09:00":     3,
+		"Tuesday, March 24, 2026 09:00": 3,
+	} {
+		if got := ParseDate(in); int(got.Month()) != month {
+			t.Errorf("ParseDate(%q) = %v, want month %d", in, got, month)
+		}
+	}
+}

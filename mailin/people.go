@@ -44,4 +44,3 @@ func ensurePersonStatus(ctx context.Context, tx *store.Tx, a Address, via, statu
 	p, err = tx.InsertPerson(ctx, store.Person{Email: a.Email, Name: a.Name, Kind: "occupant", Status: status, CreatedVia: via})
 	return p, err == nil, err
 }
-

@@ -83,7 +83,7 @@ func defaultConfig() Config {
 		Limits: LimitsConfig{MaxAttachmentBytes: 25 << 20, MaxNewFollowers: 20},
 		Reg: RegConfig{Mode: "open", PendingCanFile: true, UnknownSender: "register",
 			RequireDKIMForAutoApprove: true},
-		Log:    LogConfig{Level: "info", Format: "text"},
+		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
 

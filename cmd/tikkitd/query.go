@@ -58,21 +58,21 @@ type eventView struct {
 }
 
 type requestView struct {
-	Number    int64          `json:"number"`
-	Subject   string         `json:"subject"`
-	State     string         `json:"state"`
-	Priority  string         `json:"priority"`
-	Location  *string        `json:"location"`
-	Labels    []string       `json:"labels"`
-	Requester personRef      `json:"requester"`
+	Number    int64     `json:"number"`
+	Subject   string    `json:"subject"`
+	State     string    `json:"state"`
+	Priority  string    `json:"priority"`
+	Location  *string   `json:"location"`
+	Labels    []string  `json:"labels"`
+	Requester personRef `json:"requester"`
 	// RequesterPending: the requester's account awaits approval.
-	RequesterPending bool `json:"requester_pending"`
-	Creator   personRef      `json:"creator"`
-	Followers []followerView `json:"followers"`
-	Messages  []messageView  `json:"messages,omitempty"`
-	Events    []eventView    `json:"events,omitempty"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	RequesterPending bool           `json:"requester_pending"`
+	Creator          personRef      `json:"creator"`
+	Followers        []followerView `json:"followers"`
+	Messages         []messageView  `json:"messages,omitempty"`
+	Events           []eventView    `json:"events,omitempty"`
+	CreatedAt        time.Time      `json:"created_at"`
+	UpdatedAt        time.Time      `json:"updated_at"`
 }
 
 type personView struct {
