@@ -427,3 +427,31 @@ func TestCases(t *testing.T) {
 		}
 	}
 }
+
+// A stranger who forges In-Reply-To (or copies Outlook's Thread-Index) of
+// another tenant's message is never let into that request.
+func TestThreadHijack(t *testing.T) {
+	h := newHarness(t, "ingest", nil)
+	alice := "From: Alice <alice@tenant-a.example>\r\nTo: maintenance@example.com\r\nSubject: Leak in 204\r\nMessage-ID: <alice1@tenant-a.example>\r\nThread-Index: AQHddZndbxwqO01eb3CBkqO0xdbn+A==\r\n\r\nIt leaks.\r\n"
+	if r := h.feedBytes("alice", []byte(alice)); r.Outcome != OutcomeCreated {
+		t.Fatalf("alice: %+v", r)
+	}
+	refs := "From: Mallory <mallory@evil.example>\r\nTo: maintenance@example.com\r\nCc: friend@evil.example\r\nSubject: Re: anything\r\nMessage-ID: <m1@evil.example>\r\nIn-Reply-To: <alice1@tenant-a.example>\r\n\r\nClick http://evil.example\r\n"
+	r := h.feedBytes("refs", []byte(refs))
+	if r.Request == 1001 {
+		m := h.message("m1@evil.example")
+		if !m.Internal {
+			t.Error("a non-participant's message on R1 is public")
+		}
+	}
+	ti := "From: Mallory <mallory@evil.example>\r\nTo: maintenance@example.com\r\nSubject: AW: Leak in 204\r\nMessage-ID: <m2@evil.example>\r\nThread-Index: AQHddZndbxwqO01eb3CBkqO0xdbn+AAAPJoQ\r\n\r\nHi\r\n"
+	if r := h.feedBytes("thread-index", []byte(ti)); r.Request == 1001 {
+		t.Errorf("thread-index from a stranger joined R1: %+v", r)
+	}
+	fs := h.followers(1001)
+	for _, e := range []string{"mallory@evil.example", "friend@evil.example"} {
+		if _, ok := fs[e]; ok {
+			t.Errorf("%s follows R1", e)
+		}
+	}
+}

@@ -38,10 +38,17 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 		return res, err
 	}
 	f := &filing{in: in, tx: tx, j: j, sender: sender}
+	outsider := false
 	if req.ID != 0 {
 		res.Outcome, res.Reason = OutcomeAppended, "threaded by "+evidence
-		if err := f.appendTo(ctx, req); err != nil {
+		if outsider, err = f.appendTo(ctx, req); err != nil {
 			return res, err
+		}
+		if outsider {
+			// Only References can bring a non-participant here (a forwarded
+			// thread, or a forged In-Reply-To): staff see the message, the
+			// request's people do not, and the sender gets nothing of it.
+			res.Reason += "; sender is not a participant: kept as an internal note"
 		}
 	} else {
 		res.Outcome = OutcomeCreated
@@ -59,7 +66,7 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 		return res, err
 	}
 	m := in.messageRow(j, f.req.ID, sender.ID, res.Outcome, res.Reason)
-	m.Internal = internal
+	m.Internal = internal || outsider
 	id, err := in.storeMessage(ctx, tx, m, p)
 	if err != nil {
 		return res, err
@@ -69,6 +76,9 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 		if err := tx.AddEvent(ctx, f.req.ID, sender.ID, id, e.kind, e.detail); err != nil {
 			return res, err
 		}
+	}
+	if outsider {
+		return res, nil // an outsider's recipients are not let in either
 	}
 	return res, f.addRecipients(ctx)
 }
@@ -90,23 +100,22 @@ func (f *filing) note(kind, format string, a ...any) {
 	f.events = append(f.events, event{kind, fmt.Sprintf(format, a...)})
 }
 
-// appendTo records activity on an existing request.
-func (f *filing) appendTo(ctx context.Context, req store.Request) error {
-	if err := f.tx.TouchRequest(ctx, req.ID); err != nil {
-		return err
+// appendTo records activity on an existing request; outsider reports a
+// sender who is not a participant of it (never made a follower).
+func (f *filing) appendTo(ctx context.Context, req store.Request) (outsider bool, err error) {
+	ok, err := isParticipant(ctx, f.tx, req, f.sender)
+	if err != nil {
+		return false, err
 	}
-	if key := threadKey(f.j.p.ThreadIndex); key != "" {
+	if err := f.tx.TouchRequest(ctx, req.ID); err != nil {
+		return false, err
+	}
+	if key := threadKey(f.j.p.ThreadIndex); key != "" && ok {
 		if err := f.tx.SetThreadKey(ctx, req.ID, key); err != nil {
-			return err
+			return false, err
 		}
 	}
-	ok, err := isParticipant(ctx, f.tx, req, f.sender)
-	if err != nil || ok {
-		return err
-	}
-	// Threaded by References: the sender had the conversation in hand.
-	_, err = f.tx.AddFollower(ctx, req.ID, f.sender.ID, "commented")
-	return err
+	return !ok, nil
 }
 
 // create opens a request. A staff member's forward files it for the
@@ -222,8 +231,14 @@ func (f *filing) limitToLocation(ctx context.Context, p store.Person) error {
 // run carries out staff commands; it reports whether the message is internal.
 func (f *filing) run(ctx context.Context, cmds []rules.Command, errs []rules.CommandError) (internal bool, err error) {
 	tx, req := f.tx, f.req
-	for _, e := range errs {
-		f.note("command_error", "%s: %s", e.Line, e.Reason)
+	if len(errs) > 0 {
+		// A mistyped command (say "#intrenal") must not make a note public
+		// or half-apply: run none, keep the mail internal, report each.
+		for _, e := range errs {
+			f.note("command_error", "%s: %s", e.Line, e.Reason)
+		}
+		f.note("command_error", "no command of this mail was run; it was kept as an internal note")
+		return true, nil
 	}
 	for _, c := range cmds {
 		switch c.Name {
