@@ -28,8 +28,16 @@ func (in *Ingester) apply(ctx context.Context, tx *store.Tx, j *job) (Result, er
 			EnvelopeFrom: d.EnvelopeFrom, EnvelopeTo: strings.Join(d.EnvelopeTo, ","), Outcome: outcome})
 	}
 
-	// Dedupe by Message-ID (or the synthetic id): one message, however often delivered.
-	if ref, err := tx.MessageByMessageID(ctx, p.MessageID); err == nil {
+	// Dedupe by Message-ID (or the synthetic id): one message, however
+	// often delivered. A different message reusing a Message-ID (scanners
+	// and broken clients do) is kept under an id made unique by its content.
+	ref, err := tx.MessageByMessageID(ctx, p.MessageID)
+	if err == nil && ref.ContentHash != "" && p.ContentHash != "" && ref.ContentHash != p.ContentHash {
+		p.MessageID += "#" + p.ContentHash[:16]
+		res.MessageID = p.MessageID
+		ref, err = tx.MessageByMessageID(ctx, p.MessageID)
+	}
+	if err == nil {
 		res.Outcome = OutcomeDuplicate
 		res.Reason = "already stored as " + ref.Outcome
 		if ref.RequestID.Valid {
@@ -42,7 +50,6 @@ func (in *Ingester) apply(ctx context.Context, tx *store.Tx, j *job) (Result, er
 		return res, err
 	}
 
-	var err error
 	switch {
 	case p.Unparseable != "":
 		res, err = in.hold(ctx, tx, j, "unparseable: "+p.Unparseable)
@@ -89,6 +96,7 @@ func (in *Ingester) messageRow(j *job, request, author int64, outcome, reason st
 		ThreadIndex: p.ThreadIndex,
 		RawSHA256:   j.d.Raw.SHA256,
 		Source:      j.d.Source,
+		ContentHash: p.ContentHash,
 	}
 	if !p.Date.IsZero() {
 		m.SentAt = sql.NullTime{Time: p.Date.UTC(), Valid: true}

@@ -455,3 +455,24 @@ func TestThreadHijack(t *testing.T) {
 		}
 	}
 }
+
+// Two different mails with one Message-ID (a scan-to-mail device that
+// always says <fixed@scanner.local>) are two messages; the same mail
+// delivered again is one.
+func TestMessageIDReuse(t *testing.T) {
+	for _, via := range []string{"ingest", "smtp"} {
+		t.Run(via, func(t *testing.T) {
+			h := newHarness(t, via, nil)
+			mk := func(from, subject, body string) []byte {
+				return []byte("From: " + from + "\r\nTo: maintenance@example.com\r\nSubject: " + subject + "\r\nMessage-ID: <fixed@scanner.local>\r\n\r\n" + body + "\r\n")
+			}
+			a := h.feedBytes("a", mk("scanner@floor1.example", "Scan 1", "Broken tile, floor 1."))
+			b := h.feedBytes("b", mk("scanner@floor2.example", "Scan 2", "Broken window, floor 2."))
+			again := h.feedBytes("b again", mk("scanner@floor2.example", "Scan 2", "Broken window, floor 2."))
+			want(t, "a", a.Outcome, OutcomeCreated)
+			want(t, "b", b.Outcome, OutcomeCreated)
+			want(t, "b again", again.Outcome, OutcomeDuplicate)
+			wantRequestCount(t, h, 2)
+		})
+	}
+}

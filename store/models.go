@@ -70,14 +70,16 @@ type Message struct {
 	RawSHA256   string        `db:"raw_sha256"`
 	Source      string        `db:"source"`
 	ReceivedAt  time.Time     `db:"received_at"`
+	ContentHash string        `db:"content_hash"`
 }
 
 // MessageRef is the little that dedupe and threading need of a message.
 type MessageRef struct {
 	ID        int64         `db:"id"`
 	MessageID string        `db:"message_id"`
-	RequestID sql.NullInt64 `db:"request_id"`
-	Outcome   string        `db:"outcome"`
+	RequestID   sql.NullInt64 `db:"request_id"`
+	Outcome     string        `db:"outcome"`
+	ContentHash string        `db:"content_hash"`
 }
 
 // Attachment is one attachment row; contents are in Blobs by SHA256.

@@ -67,15 +67,15 @@ ON CONFLICT (sha256) DO NOTHING;
 SELECT sha256, size, data, in_blobs FROM raw_messages WHERE sha256 = ?;
 
 -- name: message-by-message-id
-SELECT id, message_id, request_id, outcome FROM messages WHERE message_id = ?;
+SELECT id, message_id, request_id, outcome, content_hash FROM messages WHERE message_id = ?;
 
 -- name: insert-message
 INSERT INTO messages (message_id, synthetic_id, request_id, direction, author_id, from_email, from_name, subject,
     sent_at, body_text, text_from, visible_text, html, internal, auto, class, outcome, reason, problems,
-    thread_index, raw_sha256, source, received_at)
+    thread_index, raw_sha256, source, received_at, content_hash)
 VALUES (:message_id, :synthetic_id, :request_id, :direction, :author_id, :from_email, :from_name, :subject,
     :sent_at, :body_text, :text_from, :visible_text, :html, :internal, :auto, :class, :outcome, :reason, :problems,
-    :thread_index, :raw_sha256, :source, :received_at)
+    :thread_index, :raw_sha256, :source, :received_at, :content_hash)
 RETURNING id;
 
 -- name: request-messages
