@@ -75,8 +75,8 @@ type Message struct {
 
 // MessageRef is the little that dedupe and threading need of a message.
 type MessageRef struct {
-	ID        int64         `db:"id"`
-	MessageID string        `db:"message_id"`
+	ID          int64         `db:"id"`
+	MessageID   string        `db:"message_id"`
 	RequestID   sql.NullInt64 `db:"request_id"`
 	Outcome     string        `db:"outcome"`
 	ContentHash string        `db:"content_hash"`
