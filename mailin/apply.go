@@ -25,7 +25,7 @@ func (in *Ingester) apply(ctx context.Context, tx *store.Tx, j *job) (Result, er
 	}
 	delivery := func(outcome string) error {
 		return tx.InsertDelivery(ctx, store.Delivery{RawSHA256: d.Raw.SHA256, MessageID: p.MessageID, Source: d.Source,
-			EnvelopeFrom: d.EnvelopeFrom, EnvelopeTo: strings.Join(d.EnvelopeTo, ","), Outcome: outcome})
+			EnvelopeFrom: d.envelopeRecord(), EnvelopeTo: strings.Join(d.EnvelopeTo, ","), Outcome: outcome})
 	}
 
 	// Dedupe by Message-ID (or the synthetic id): one message, however
@@ -97,6 +97,7 @@ func (in *Ingester) messageRow(j *job, request, author int64, outcome, reason st
 		RawSHA256:   j.d.Raw.SHA256,
 		Source:      j.d.Source,
 		ContentHash: p.ContentHash,
+		ReceivedAt:  j.receivedAt,
 	}
 	if !p.Date.IsZero() {
 		m.SentAt = sql.NullTime{Time: p.Date.UTC(), Valid: true}

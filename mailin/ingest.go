@@ -52,6 +52,29 @@ type Delivery struct {
 	Raw           *Raw
 }
 
+// envelopeRecord is how the intake log keeps the envelope sender: "<>" for
+// the null sender, "" when there was no envelope.
+func (d Delivery) envelopeRecord() string {
+	switch {
+	case !d.EnvelopeKnown:
+		return ""
+	case d.EnvelopeFrom == "":
+		return "<>"
+	}
+	return d.EnvelopeFrom
+}
+
+// deliveryFromRecord is the inverse of envelopeRecord.
+func deliveryFromRecord(rec string) (from string, known bool) {
+	switch rec {
+	case "":
+		return "", false
+	case "<>":
+		return "", true
+	}
+	return rec, true
+}
+
 // Result is what happened to one message.
 type Result struct {
 	MessageID string `json:"message_id"`
@@ -59,6 +82,9 @@ type Result struct {
 	Request   int64  `json:"request,omitempty"`
 	Reason    string `json:"reason,omitempty"`
 }
+
+// ErrNotHeld: only messages kept without a request can be reprocessed.
+var ErrNotHeld = errors.New("mailin: not a held message")
 
 // TempError marks a failure that may succeed when retried (4xx, EX_TEMPFAIL).
 type TempError struct{ Err error }
@@ -90,15 +116,16 @@ type Ingester struct {
 }
 
 type job struct {
-	d       Delivery
-	p       *Parsed
-	class   Class
-	visible string
-	auth    AuthResult
-	replace int64 // message row to replace (reprocess)
-	res     Result
-	err     error
-	done    chan struct{}
+	d          Delivery
+	p          *Parsed
+	class      Class
+	visible    string
+	auth       AuthResult
+	replace    int64     // message row to replace (reprocess)
+	receivedAt time.Time // when the replaced message first arrived
+	res        Result
+	err        error
+	done       chan struct{}
 }
 
 // maxBatch bounds one group commit.
@@ -346,19 +373,25 @@ func (in *Ingester) Reprocess(ctx context.Context, messageRow int64) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
+	if m.RequestID.Valid || (m.Outcome != OutcomeHeld && m.Outcome != OutcomeRefused) {
+		return Result{}, fmt.Errorf("%w: message %d is %s", ErrNotHeld, messageRow, m.Outcome)
+	}
 	b, err := in.st.Raw(ctx, m.RawSHA256)
 	if err != nil {
 		return Result{}, fmt.Errorf("mailin: raw of message %d: %w", messageRow, err)
 	}
-	// The envelope is not kept with the raw message: classification falls
-	// back to its Return-Path header.
+	// The envelope it came with (a null sender makes it an auto-reply).
 	d := Delivery{Source: "reprocess", Raw: RawBytes(b)}
+	if rec, err := in.st.FirstEnvelope(ctx, m.MessageID); err == nil {
+		d.EnvelopeFrom, d.EnvelopeKnown = deliveryFromRecord(rec)
+	}
 	p, err := in.parse(d)
 	if err != nil {
 		return Result{}, &TempError{err}
 	}
 	j := in.prepare(d, p)
 	j.replace = m.ID
+	j.receivedAt = m.ReceivedAt
 	return in.submit(ctx, j)
 }
 

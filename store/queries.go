@@ -326,3 +326,11 @@ func (q Q) Stats(ctx context.Context, since time.Time) (Stats, error) {
 	}
 	return st, nil
 }
+
+// FirstEnvelope returns the envelope sender recorded with the first
+// delivery of a message: "<>" for the null sender, "" when unknown.
+func (q Q) FirstEnvelope(ctx context.Context, msgid string) (string, error) {
+	var env string
+	err := q.get(ctx, &env, "first-envelope", msgid)
+	return env, err
+}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/tikkit/tikkit/mailin"
 )
@@ -29,9 +31,20 @@ const hardCapFactor = 4
 func cmdIngest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newCommon("ingest", stderr)
 	var envFrom string
-	c.fs.StringVar(&envFrom, "from", "", "envelope sender (MAIL FROM) when piped from an MTA; \"<>\" for the null sender")
+	c.fs.StringVar(&envFrom, "from", "", "envelope sender (MAIL FROM) when piped from an MTA; \"\", \"<>\" or MAILER-DAEMON for the null sender")
 	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
-		return code
+		if code == exitOK {
+			return code // -help
+		}
+		// Nothing was stored: whatever is wrong (a typo in the config or in
+		// master.cf), the MTA must keep the mail and retry, not bounce it.
+		fmt.Fprintln(stderr, "tikkitd: ingest: message not stored; exit 75 so the MTA retries")
+		return exitTempFail
+	}
+	envKnown := false
+	c.fs.Visit(func(f *flag.Flag) { envKnown = envKnown || f.Name == "from" })
+	if isNullSender(envFrom) {
+		envFrom = ""
 	}
 	st, ok := c.openStore(stderr)
 	if !ok {
@@ -76,13 +89,7 @@ func cmdIngest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			worse(exitTempFail)
 			continue
 		}
-		d := mailin.Delivery{Source: "ingest", Raw: raw}
-		if envFrom != "" {
-			d.EnvelopeKnown = true
-			if envFrom != "<>" {
-				d.EnvelopeFrom = envFrom
-			}
-		}
+		d := mailin.Delivery{Source: "ingest", Raw: raw, EnvelopeKnown: envKnown, EnvelopeFrom: envFrom}
 		res, err := in.Ingest(context.Background(), d)
 		if err != nil {
 			fmt.Fprintf(stderr, "tikkitd: ingest %s: %v\n", name, err)
@@ -108,4 +115,11 @@ func spoolInput(name string, stdin io.Reader, dir string, max int64) (*mailin.Ra
 	}
 	defer f.Close()
 	return mailin.Spool(f, dir, max)
+}
+
+// isNullSender: the ways MTAs pass the null sender <> to a pipe (Postfix
+// gives "MAILER-DAEMON" for ${sender} unless null_sender= is set).
+func isNullSender(s string) bool {
+	s = strings.TrimSpace(s)
+	return s == "" || s == "<>" || strings.EqualFold(s, "MAILER-DAEMON")
 }

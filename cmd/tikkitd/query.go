@@ -371,7 +371,16 @@ func cmdReprocess(args []string, stdout, stderr io.Writer) int {
 	code := exitOK
 	for _, id := range ids {
 		res, err := in.Reprocess(ctx, id)
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			fmt.Fprintf(stderr, "tikkitd: reprocess: no message %d (see tikkitd held)\n", id)
+			code = exitNoInput
+			continue
+		case errors.Is(err, mailin.ErrNotHeld):
+			fmt.Fprintf(stderr, "tikkitd: reprocess: %v; only held or refused messages can be reprocessed\n", err)
+			code = exitUsage
+			continue
+		case err != nil:
 			fmt.Fprintf(stderr, "tikkitd: reprocess %d: %v\n", id, err)
 			code = exitTempFail
 			continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -270,5 +271,36 @@ func TestHeldAndReprocessCommands(t *testing.T) {
 	}
 	if code, _, _ := runCmd(t, "", "reprocess", "-config", good); code != exitUsage {
 		t.Errorf("reprocess without ids: exit %d, want usage error", code)
+	}
+}
+
+// Whatever keeps ingest from storing a message, the MTA must retry (75),
+// never bounce (64, 78 ...): a typo in tikkit.toml must not lose mail.
+func TestIngestExitCodesForMTA(t *testing.T) {
+	msg := "From: a@b.example\r\nTo: help@localhost\r\nSubject: x\r\n\r\nx\r\n"
+	for name, args := range map[string][]string{
+		"missing config": {"ingest", "-config", "/nonexistent/tikkit.toml"},
+		"unknown key":    {"ingest", "-config", writeConfig(t, "bogus = 1\n")},
+		"unknown flag":   {"ingest", "-bogus"},
+	} {
+		if code, _, _ := runCmd(t, msg, args...); code != exitTempFail {
+			t.Errorf("%s: exit %d, want 75", name, code)
+		}
+	}
+}
+
+// The null sender, however the MTA spells it, makes mail automatic.
+func TestIngestNullSender(t *testing.T) {
+	conf := writeConfig(t, "data_dir = \""+t.TempDir()+"\"\n")
+	for i, from := range []string{"MAILER-DAEMON", "<>", ""} {
+		msg := fmt.Sprintf("From: Jo <jo@example.org>\r\nTo: help@localhost\r\nSubject: I am away\r\nMessage-ID: <away%d@example.org>\r\n\r\nOn holiday.\r\n", i)
+		code, out, _ := runCmd(t, msg, "ingest", "-config", conf, "-from", from)
+		if code != exitOK || !strings.Contains(out, `"outcome":"auto_reply"`) {
+			t.Errorf("-from %q: %d %s", from, code, out)
+		}
+	}
+	code, out, _ := runCmd(t, "From: Jo <jo@example.org>\r\nTo: help@localhost\r\nSubject: Tap\r\nMessage-ID: <tap@example.org>\r\n\r\nDrips.\r\n", "ingest", "-config", conf, "-from", "jo@example.org")
+	if code != exitOK || !strings.Contains(out, `"outcome":"created"`) {
+		t.Errorf("-from jo@example.org: %d %s", code, out)
 	}
 }

@@ -129,3 +129,6 @@ SELECT COUNT(*) FROM messages;
 
 -- name: last-delivery
 SELECT received_at FROM deliveries ORDER BY id DESC LIMIT 1;
+
+-- name: first-envelope
+SELECT envelope_from FROM deliveries WHERE message_id = ? ORDER BY id LIMIT 1;
