@@ -63,6 +63,8 @@ func (in *Ingester) apply(ctx context.Context, tx *store.Tx, j *job) (Result, er
 		res, err = in.applySystem(ctx, tx, j)
 	case p.From.Email == "":
 		res, err = in.hold(ctx, tx, j, "no sender address")
+	case d.Postmaster:
+		res, err = in.hold(ctx, tx, j, "addressed to postmaster")
 	default:
 		res, err = in.applyPerson(ctx, tx, j)
 	}

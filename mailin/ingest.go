@@ -50,6 +50,7 @@ type Delivery struct {
 	EnvelopeKnown bool   // false when there was no envelope (a file)
 	EnvelopeTo    []string
 	Raw           *Raw
+	Postmaster    bool // addressed to postmaster only: kept for the administrator
 }
 
 // envelopeRecord is how the intake log keeps the envelope sender: "<>" for

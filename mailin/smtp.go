@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"golang.org/x/net/netutil"
 )
 
 // ServerOptions configure the SMTP/LMTP listener.
@@ -19,6 +21,7 @@ type ServerOptions struct {
 	Domain          string // greeting host name
 	MaxMessageBytes int64
 	MaxRecipients   int
+	MaxConnections  int // at once; more wait to be accepted (0: no limit)
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	SpoolDir        string
@@ -59,7 +62,10 @@ func NewServer(in *Ingester, opt ServerOptions) *Server {
 	srv.Domain = opt.Domain
 	srv.MaxMessageBytes = opt.MaxMessageBytes
 	srv.MaxRecipients = opt.MaxRecipients
-	srv.MaxLineLength = 4000 // RFC 5321 says 1000; real clients send longer
+	// RFC 5321 §4.5.3.1.6 says 1000, but HTML mail from real clients has far
+	// longer lines. go-smtp counts line length on the stream without
+	// buffering lines, so a large limit costs no memory.
+	srv.MaxLineLength = maxLineLength
 	srv.ReadTimeout = opt.ReadTimeout
 	srv.WriteTimeout = opt.WriteTimeout
 	srv.EnableSMTPUTF8 = true
@@ -69,17 +75,43 @@ func NewServer(in *Ingester, opt ServerOptions) *Server {
 }
 
 // Listen opens the socket (so a test or the daemon knows the address early).
+// A unix socket left behind by a crash is removed; the new one is mode 0666,
+// as open to local users as a loopback port is, so the MTA's user can
+// deliver (Dovecot's LMTP socket does the same).
 func (s *Server) Listen() (net.Addr, error) {
 	network := "tcp"
 	if strings.HasPrefix(s.opt.Addr, "/") {
 		network = "unix"
+		removeStaleSocket(s.opt.Addr)
 	}
 	ln, err := net.Listen(network, s.opt.Addr)
 	if err != nil {
 		return nil, err
 	}
+	if network == "unix" {
+		if err := os.Chmod(s.opt.Addr, 0o666); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	if s.opt.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, s.opt.MaxConnections)
+	}
 	s.ln = ln
 	return ln.Addr(), nil
+}
+
+// removeStaleSocket deletes a unix socket nobody listens on any more.
+func removeStaleSocket(path string) {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close() // someone is listening: leave it, Listen will say so
+		return
+	}
+	os.Remove(path)
 }
 
 // Serve accepts connections until Shutdown.
@@ -115,12 +147,24 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-// Rcpt accepts only our own addresses: never relay.
+// maxLineLength bounds one line of a command or of message data.
+const maxLineLength = 1 << 20
+
+// Rcpt accepts only our own addresses (and postmaster, RFC 5321 §4.5.1):
+// never relay.
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	addr := NormalizeEmail(to)
-	if addr == "" || !ss.s.in.opt.Identity.IsOwn(addr) {
+	id := ss.s.in.opt.Identity
+	if strings.EqualFold(strings.TrimSpace(to), "postmaster") || id.IsPostmaster(addr) {
+		ss.to = append(ss.to, "postmaster")
+		return nil
+	}
+	if addr == "" || !id.IsOwn(addr) {
 		ss.s.log.Info("smtp: recipient refused", slog.String("rcpt", to), slog.String("remote", ss.remote))
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied: no such recipient here"}
+		if id.IsOwnDomain(addr) {
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox here"}
+		}
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying denied"}
 	}
 	ss.to = append(ss.to, addr)
 	return nil
@@ -143,6 +187,7 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 var (
 	errTemp = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, please try again later"}
 	errSize = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
+	errLine = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Line too long"}
 )
 
 func (ss *session) deliver(r io.Reader) (Result, error) {
@@ -150,7 +195,13 @@ func (ss *session) deliver(r io.Reader) (Result, error) {
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) || errors.Is(err, smtp.ErrDataTooLarge) {
 			io.Copy(io.Discard, r)
+			ss.s.log.Info("smtp: message refused: over max_message_bytes", slog.String("from", ss.from),
+				slog.Int64("max", ss.s.opt.MaxMessageBytes), slog.String("remote", ss.remote))
 			return Result{}, errSize
+		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			ss.s.log.Info("smtp: message refused: line over 1 MiB", slog.String("from", ss.from), slog.String("remote", ss.remote))
+			return Result{}, errLine
 		}
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -163,7 +214,11 @@ func (ss *session) deliver(r io.Reader) (Result, error) {
 	if ss.s.opt.LMTP {
 		source = "lmtp"
 	}
-	res, err := ss.s.in.Ingest(context.Background(), Delivery{Source: source, EnvelopeFrom: ss.from, EnvelopeKnown: true, EnvelopeTo: ss.to, Raw: raw})
+	d := Delivery{Source: source, EnvelopeFrom: ss.from, EnvelopeKnown: true, EnvelopeTo: ss.to, Raw: raw, Postmaster: true}
+	for _, rcpt := range ss.to {
+		d.Postmaster = d.Postmaster && rcpt == "postmaster"
+	}
+	res, err := ss.s.in.Ingest(context.Background(), d)
 	if err != nil {
 		ss.s.log.Error("smtp: message not stored, answering 451", slog.Any("err", err), slog.String("remote", ss.remote))
 		return res, errTemp

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -42,6 +44,8 @@ func TestSMTPRecipients(t *testing.T) {
 		{"maintenance+urgent@example.com", 0},
 		{"facilities@example.com", 0},
 		{"someone@example.com", 550},
+		{"postmaster@example.com", 0},
+		{"Postmaster", 0},
 		{"maintenance@example.com.evil.example", 550},
 		{"victim@elsewhere.example.net", 550},
 		{"maintenance%elsewhere.example.net@example.com", 550},
@@ -148,5 +152,69 @@ func TestReprocessHeld(t *testing.T) {
 	}
 	if held, _ := bad.st.HeldMessages(bad.ctx); len(held) != 0 {
 		t.Errorf("still held: %+v", held)
+	}
+}
+
+func TestSMTPEnhancedCodes(t *testing.T) {
+	h := newHarness(t, "smtp", nil)
+	c, err := smtp.Dial(h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Mail("jane@example.org", nil)
+	for rcpt, code := range map[string]smtp.EnhancedCode{"nobody@example.com": {5, 1, 1}, "victim@elsewhere.example": {5, 7, 1}} {
+		var se *smtp.SMTPError
+		if err := c.Rcpt(rcpt, nil); !errors.As(err, &se) || se.EnhancedCode != code {
+			t.Errorf("RCPT %s: %v, want %v", rcpt, err, code)
+		}
+	}
+}
+
+// Mail to postmaster only is kept for the administrator, not filed.
+func TestSMTPPostmasterHeld(t *testing.T) {
+	h := newHarness(t, "smtp", nil)
+	msg := strings.Replace(plainMail, "%s", "pm1@example.org", 1)
+	if err := sendSMTP(h.addr, "jane@example.org", []string{"postmaster@example.com"}, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	m := h.message("pm1@example.org")
+	if m.Outcome != OutcomeHeld || !strings.Contains(m.Reason, "postmaster") {
+		t.Errorf("postmaster mail: %s %q", m.Outcome, m.Reason)
+	}
+}
+
+// HTML mail has long lines: a 100,000-character line is accepted and kept.
+func TestSMTPLongLine(t *testing.T) {
+	h := newHarness(t, "smtp", nil)
+	long := strings.Repeat("x", 100000)
+	msg := "From: Jane <jane@example.org>\r\nTo: maintenance@example.com\r\nSubject: Long\r\nMessage-ID: <long1@example.org>\r\n\r\n" + long + "\r\n"
+	if err := sendSMTP(h.addr, "jane@example.org", []string{"maintenance@example.com"}, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if m := h.message("long1@example.org"); !strings.Contains(m.BodyText, long) {
+		t.Errorf("long line lost (%d bytes of body)", len(m.BodyText))
+	}
+}
+
+// A unix socket left behind by a crash does not keep LMTP from starting.
+func TestLMTPStaleSocket(t *testing.T) {
+	h := newHarness(t, "ingest", nil)
+	path := filepath.Join(t.TempDir(), "lmtp.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // as after kill -9: the file stays, nobody listens
+	srv := NewServer(h.in, ServerOptions{Addr: path, LMTP: true, SpoolDir: h.st.Blobs.TempDir()})
+	if _, err := srv.Listen(); err != nil {
+		t.Fatalf("listen over a stale socket: %v", err)
+	}
+	go srv.Serve()
+	defer srv.Shutdown(context.Background())
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o666 {
+		t.Errorf("socket mode %v, %v", fi.Mode(), err)
 	}
 }

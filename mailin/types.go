@@ -120,6 +120,27 @@ func (id Identity) IsOwn(addr string) bool {
 	return false
 }
 
+// IsOwnDomain reports whether addr is in the domain of one of our addresses.
+func (id Identity) IsOwnDomain(addr string) bool {
+	_, dom, ok := strings.Cut(strings.ToLower(addr), "@")
+	if !ok {
+		return false
+	}
+	for _, own := range append([]string{id.Address}, id.Aliases...) {
+		if _, d, _ := strings.Cut(strings.ToLower(own), "@"); d == dom {
+			return true
+		}
+	}
+	return false
+}
+
+// IsPostmaster reports postmaster@ one of our domains (RFC 5321 §4.5.1
+// requires accepting it).
+func (id Identity) IsPostmaster(addr string) bool {
+	local, _, _ := strings.Cut(addr, "@")
+	return strings.EqualFold(local, "postmaster") && id.IsOwnDomain(addr)
+}
+
 // PlusTag returns the sub-address tag of one of our addresses ("urgent" for
 // maintenance+urgent@…), or "".
 func (id Identity) PlusTag(addr string) string {

@@ -47,6 +47,7 @@ type SMTPConfig struct {
 	LMTP            string `toml:"lmtp"`
 	MaxMessageBytes int64  `toml:"max_message_bytes"`
 	MaxRecipients   int    `toml:"max_recipients"`
+	MaxConnections  int    `toml:"max_connections"`
 	Hostname        string `toml:"hostname"`
 }
 
@@ -78,6 +79,7 @@ func defaultConfig() Config {
 			Listen:          "127.0.0.1:2525",
 			MaxMessageBytes: 50 << 20,
 			MaxRecipients:   50,
+			MaxConnections:  100,
 		},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080"},
 		Limits: LimitsConfig{MaxAttachmentBytes: 25 << 20, MaxNewFollowers: 20},

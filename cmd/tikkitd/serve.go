@@ -79,7 +79,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 		}
 		srv := mailin.NewServer(in, mailin.ServerOptions{Addr: l.addr, LMTP: l.lmtp, Domain: cfg.SMTP.Hostname,
 			MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
-			SpoolDir: st.Blobs.TempDir(), Logger: log})
+			MaxConnections: cfg.SMTP.MaxConnections,
+			SpoolDir:       st.Blobs.TempDir(), Logger: log})
 		a, err := srv.Listen()
 		if err != nil {
 			return fmt.Errorf("%s listener: %w", l.name, err)
