@@ -50,6 +50,13 @@ func (in *Ingester) apply(ctx context.Context, tx *store.Tx, j *job) (Result, er
 		return res, err
 	}
 
+	// A Message-ID in our domain that we never stored is not ours: anyone
+	// can write one. Classify again without that rule.
+	if j.class.Kind == ClassOwn && in.opt.Identity.IsOwnMessageID(p.MessageID) && !in.opt.Identity.IsOwn(p.From.Email) {
+		id := in.opt.Identity
+		id.MessageIDDomain = ""
+		j.class = Classify(p, j.envelope(), id)
+	}
 	switch {
 	case p.Unparseable != "":
 		res, err = in.hold(ctx, tx, j, "unparseable: "+p.Unparseable)

@@ -476,3 +476,12 @@ func TestMessageIDReuse(t *testing.T) {
 		})
 	}
 }
+
+// Anyone can write a Message-ID in our domain; only one we stored is ours.
+func TestForgedOwnMessageID(t *testing.T) {
+	h := newHarness(t, "ingest", nil)
+	r := h.feedBytes("forged", []byte("From: Jane <jane@example.org>\r\nTo: maintenance@example.com\r\nSubject: Heater\r\nMessage-ID: <req-1001.9@MAINT.example.com>\r\n\r\nCold.\r\n"))
+	want(t, "outcome", r.Outcome, OutcomeCreated)
+	r = h.feedBytes("loop", []byte("From: Maintenance <maintenance@example.com>\r\nTo: maintenance@example.com\r\nSubject: Loop\r\nMessage-ID: <req-1001.10@maint.example.com>\r\n\r\nx\r\n"))
+	want(t, "own From", r.Outcome, OutcomeHeld)
+}

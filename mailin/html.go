@@ -33,21 +33,20 @@ func sanitizer() *bluemonday.Policy {
 
 // srcAttr matches src and background attributes with their value, quoted
 // or not.
-var srcAttr = regexp.MustCompile(`(?i)(\s(?:src|background)\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)`)
+var srcAttr = regexp.MustCompile(`(?i)(\s(?:src|srcset|background|poster|lowsrc|dynsrc)\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)`)
 
 // rewriteCIDs replaces references to parts by Content-ID with
 // "att/<sha256>": `src="cid:X"` (RFC 2392) and, as some clients write, a
 // bare `src="X"` where X is a Content-ID. An unresolved cid: reference is
-// removed. referenced receives every Content-ID (lower-case) that was used.
+// removed, and so is every other image source (remote images are tracking
+// pixels). referenced receives every Content-ID (lower-case) that was used.
 func rewriteCIDs(doc string, byCID map[string]string, referenced map[string]bool) string {
 	return srcAttr.ReplaceAllStringFunc(doc, func(m string) string {
 		sub := srcAttr.FindStringSubmatch(m)
 		prefix, v := sub[1], sub[2]
 		v = strings.Trim(v, `"'`)
 		key := strings.TrimSpace(v)
-		isCID := false
 		if len(key) >= 4 && strings.EqualFold(key[:4], "cid:") {
-			isCID = true
 			key = key[4:]
 		}
 		if u, err := url.PathUnescape(key); err == nil {
@@ -58,10 +57,9 @@ func rewriteCIDs(doc string, byCID map[string]string, referenced map[string]bool
 			referenced[key] = true
 			return prefix + `"att/` + sha + `"`
 		}
-		if isCID {
-			return " "
-		}
-		return m
+		// Anything else is dropped: an unresolved cid:, and remote images,
+		// which would tell a tracker that staff opened the request.
+		return " "
 	})
 }
 

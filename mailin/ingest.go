@@ -255,17 +255,21 @@ func (in *Ingester) prepare(d Delivery, p *Parsed) *job {
 	}
 	j := &job{d: d, p: p}
 	if p.Unparseable == "" {
-		env := d.EnvelopeFrom
-		if !d.EnvelopeKnown {
-			env = EnvelopeUnknown
-		}
-		j.class = Classify(p, env, in.opt.Identity)
+		j.class = Classify(p, j.envelope(), in.opt.Identity)
 		j.visible = VisibleText(p.Text)
 		if j.class.Kind == ClassNormal {
 			in.authenticate(j)
 		}
 	}
 	return j
+}
+
+// envelope is the envelope sender in Classify's convention.
+func (j *job) envelope() string {
+	if !j.d.EnvelopeKnown {
+		return EnvelopeUnknown
+	}
+	return j.d.EnvelopeFrom
 }
 
 func (in *Ingester) commitLoop() {

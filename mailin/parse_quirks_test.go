@@ -227,3 +227,12 @@ func TestEffectiveFrom(t *testing.T) {
 		})
 	}
 }
+
+// Remote images in mail HTML are tracking pixels: never kept.
+func TestRemoteImagesDropped(t *testing.T) {
+	raw := "From: a@b.example\r\nSubject: x\r\nContent-Type: text/html\r\n\r\n<p>Hi<img src=\"http://evil.example/p.gif?u=alice\"><img srcset=\"https://evil.example/a.png 2x\"><table background=\"//evil.example/bg.png\"></table></p>\r\n"
+	p, _ := mustParse(t, []byte(raw), ParseOptions{})
+	if strings.Contains(p.HTML, "evil.example") {
+		t.Errorf("remote image kept: %s", p.HTML)
+	}
+}
