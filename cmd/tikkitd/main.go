@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/tikkit/tikkit/mailin"
@@ -125,6 +126,7 @@ type common struct {
 	fs         *flag.FlagSet
 	configPath string
 	json       bool
+	readOnly   bool // a command that only reads: never creates a database
 	cfg        Config
 	log        *slog.Logger
 	args       []string // positional arguments
@@ -190,12 +192,34 @@ func newLogger(lc LogConfig, w io.Writer, min slog.Level) *slog.Logger {
 }
 
 func (c *common) openStore(stderr io.Writer) (*store.Store, bool) {
+	if c.readOnly {
+		// A typo in data_dir must not show an empty, newly made database.
+		if _, err := os.Stat(filepath.Join(c.cfg.DataDir, "tikkit.db")); err != nil {
+			src := c.configPath
+			if src == "" {
+				src = "the embedded default"
+			}
+			fmt.Fprintf(stderr, "tikkitd: no tikkit database in %q (data_dir from %s); is data_dir right?\n", c.cfg.DataDir, src)
+			return nil, false
+		}
+	}
 	st, err := store.Open(c.cfg.DataDir, c.log)
 	if err != nil {
 		fmt.Fprintf(stderr, "tikkitd: %v\n", err)
 		return nil, false
 	}
 	return st, true
+}
+
+// storeFailure is the exit code when openStore failed: 66 when a read
+// found no database, else 75 (try again).
+func (c *common) storeFailure() int {
+	if c.readOnly {
+		if _, err := os.Stat(filepath.Join(c.cfg.DataDir, "tikkit.db")); err != nil {
+			return exitNoInput
+		}
+	}
+	return exitTempFail
 }
 
 func (c *common) ingestOptions() mailin.Options {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -48,6 +49,7 @@ type messageView struct {
 	Internal    bool             `json:"internal"`
 	Auto        bool             `json:"auto"`
 	Outcome     string           `json:"outcome"`
+	Problems    []string         `json:"problems,omitempty"` // what the parser had to work around
 	Attachments []attachmentView `json:"attachments"`
 }
 
@@ -150,6 +152,9 @@ func buildRequest(ctx context.Context, q store.Q, r store.Request, full bool) (r
 		mv := messageView{MessageID: m.MessageID, From: personRef{Email: m.FromEmail, Name: m.FromName}, Subject: m.Subject,
 			VisibleText: m.VisibleText, BodyText: m.BodyText, HTML: m.HTML, Internal: m.Internal, Auto: m.Auto,
 			Outcome: m.Outcome, Attachments: []attachmentView{}}
+		if m.Problems != "" {
+			mv.Problems = strings.Split(m.Problems, "\n")
+		}
 		if m.SentAt.Valid {
 			t := m.SentAt.Time
 			mv.Date = &t
@@ -176,12 +181,13 @@ func buildRequest(ctx context.Context, q store.Q, r store.Request, full bool) (r
 
 func cmdRequests(args []string, stdout, stderr io.Writer) int {
 	c := newCommon("requests", stderr).withJSON()
+	c.readOnly = true
 	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
 		return code
 	}
 	st, ok := c.openStore(stderr)
 	if !ok {
-		return exitTempFail
+		return c.storeFailure()
 	}
 	defer st.Close()
 	ctx := context.Background()
@@ -214,6 +220,7 @@ func cmdRequests(args []string, stdout, stderr io.Writer) int {
 
 func cmdRequest(args []string, stdout, stderr io.Writer) int {
 	c := newCommon("request", stderr).withJSON()
+	c.readOnly = true
 	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
 		return code
 	}
@@ -228,7 +235,7 @@ func cmdRequest(args []string, stdout, stderr io.Writer) int {
 	}
 	st, ok := c.openStore(stderr)
 	if !ok {
-		return exitTempFail
+		return c.storeFailure()
 	}
 	defer st.Close()
 	ctx := context.Background()
@@ -264,12 +271,13 @@ func cmdRequest(args []string, stdout, stderr io.Writer) int {
 
 func cmdPeople(args []string, stdout, stderr io.Writer) int {
 	c := newCommon("people", stderr).withJSON()
+	c.readOnly = true
 	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
 		return code
 	}
 	st, ok := c.openStore(stderr)
 	if !ok {
-		return exitTempFail
+		return c.storeFailure()
 	}
 	defer st.Close()
 	ps, err := st.People(context.Background())
@@ -297,12 +305,13 @@ func cmdPeople(args []string, stdout, stderr io.Writer) int {
 
 func cmdHeld(args []string, stdout, stderr io.Writer) int {
 	c := newCommon("held", stderr).withJSON()
+	c.readOnly = true
 	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
 		return code
 	}
 	st, ok := c.openStore(stderr)
 	if !ok {
-		return exitTempFail
+		return c.storeFailure()
 	}
 	defer st.Close()
 	ms, err := st.HeldMessages(context.Background())
@@ -330,6 +339,7 @@ func cmdHeld(args []string, stdout, stderr io.Writer) int {
 
 func cmdReprocess(args []string, stdout, stderr io.Writer) int {
 	c := newCommon("reprocess", stderr)
+	c.readOnly = true
 	var all bool
 	c.fs.BoolVar(&all, "all", false, "reprocess every held message")
 	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
@@ -341,7 +351,7 @@ func cmdReprocess(args []string, stdout, stderr io.Writer) int {
 	}
 	st, ok := c.openStore(stderr)
 	if !ok {
-		return exitTempFail
+		return c.storeFailure()
 	}
 	defer st.Close()
 	ctx := context.Background()

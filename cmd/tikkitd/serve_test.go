@@ -304,3 +304,18 @@ func TestIngestNullSender(t *testing.T) {
 		t.Errorf("-from jo@example.org: %d %s", code, out)
 	}
 }
+
+// A typo in data_dir must not show an empty list from a newly made database.
+func TestReadCommandsNeedADatabase(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "typo")
+	conf := writeConfig(t, "data_dir = \""+dir+"\"\n")
+	for _, args := range [][]string{{"requests"}, {"people", "--json"}, {"held"}, {"request", "show", "1001"}} {
+		code, _, errs := runCmd(t, "", append(args, "-config", conf)...)
+		if code != exitNoInput || !strings.Contains(errs, "data_dir") {
+			t.Errorf("%v: exit %d %q", args, code, errs)
+		}
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("a read command created the data directory")
+	}
+}

@@ -119,7 +119,7 @@ SELECT * FROM events WHERE request_id = ? ORDER BY id;
 SELECT state, COUNT(*) AS n FROM requests GROUP BY state;
 
 -- name: count-deliveries-since
-SELECT COUNT(*) FROM deliveries WHERE received_at >= ?;
+SELECT COUNT(*) FROM deliveries WHERE received_at >= ? AND outcome <> 'duplicate';
 
 -- name: count-held
 SELECT COUNT(*) FROM messages WHERE outcome IN ('held', 'refused') AND request_id IS NULL;
