@@ -97,6 +97,7 @@ func (s *Server) Listen() (net.Addr, error) {
 	if s.opt.MaxConnections > 0 {
 		ln = netutil.LimitListener(ln, s.opt.MaxConnections)
 	}
+	ln = crlfListener{ln}
 	s.ln = ln
 	return ln.Addr(), nil
 }

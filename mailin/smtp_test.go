@@ -3,11 +3,13 @@ package mailin
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -216,5 +218,40 @@ func TestLMTPStaleSocket(t *testing.T) {
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o666 {
 		t.Errorf("socket mode %v, %v", fi.Mode(), err)
+	}
+}
+
+// A message whose last line ends in CR CR LF used to hang the session.
+func TestSMTPCRCRLF(t *testing.T) {
+	h := newHarness(t, "smtp", nil)
+	conn, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	script := "EHLO x\r\nMAIL FROM:<jane@example.org>\r\nRCPT TO:<maintenance@example.com>\r\nDATA\r\n" +
+		"From: jane@example.org\r\nSubject: x\r\nMessage-ID: <crcr@example.org>\r\n\r\na\r\r\n.\r\nQUIT\r\n"
+	conn.Write([]byte(script))
+	b, _ := io.ReadAll(conn)
+	if !strings.Contains(string(b), "250 2.0.0") {
+		t.Fatalf("no 250 after CR CR LF: %q", b)
+	}
+	h.message("crcr@example.org")
+}
+
+func TestCRLFConnFolding(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\r\r\nb":                 "a\r\nb",
+		"a\r\nb\r":                 "a\r\nb\r",
+		"a\rb":                     "a\rb",
+		"\r\r\r\r\r\r\r\r\r\r\r\n": "\r\r\r\r\r\r\r\n"[:0] + strings.Repeat("\r", 3) + "\r\n",
+	} {
+		a, b := net.Pipe()
+		go func() { b.Write([]byte(in)); b.Close() }()
+		got, _ := io.ReadAll(&crlfConn{Conn: a})
+		if string(got) != want {
+			t.Errorf("%q -> %q, want %q", in, got, want)
+		}
 	}
 }
