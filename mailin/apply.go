@@ -171,7 +171,7 @@ func (in *Ingester) applyAuto(ctx context.Context, tx *store.Tx, j *job) (Result
 			sender = p
 		}
 	}
-	req, _, err := in.findThread(ctx, tx, j.p, sender)
+	req, _, err := in.findThread(ctx, tx, j.p, sender, in.replyTokens(j))
 	if err != nil {
 		return res, err
 	}
@@ -197,7 +197,7 @@ func (in *Ingester) applyBounce(ctx context.Context, tx *store.Tx, j *job) (Resu
 	}
 	if req.ID == 0 {
 		var err error
-		req, _, err = in.findThread(ctx, tx, j.p, store.Person{})
+		req, _, err = in.findThread(ctx, tx, j.p, store.Person{}, nil)
 		if err != nil {
 			return res, err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tikkit/tikkit/rules"
 	"github.com/tikkit/tikkit/store"
+	"github.com/tikkit/tikkit/templates"
 )
 
 // applyPerson files a person's mail: a new request or an update of one,
@@ -22,8 +23,16 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 	}
 	if !verdict.MayFile {
 		res.Outcome, res.Reason = OutcomeRefused, verdict.Reason
-		_, err := in.storeMessage(ctx, tx, in.messageRow(j, 0, sender.ID, res.Outcome, res.Reason), p)
-		return res, err
+		if _, err := in.storeMessage(ctx, tx, in.messageRow(j, 0, sender.ID, res.Outcome, res.Reason), p); err != nil {
+			return res, err
+		}
+		switch {
+		case verdict.Refuse:
+			return res, in.refuse(ctx, tx, j, sender, verdict.Reason)
+		case verdict.Create && verdict.Status == "pending":
+			return res, in.QueuePersonMail(ctx, tx, sender, templates.Pending)
+		}
+		return res, nil
 	}
 
 	// Commands at the top of a staff member's mail; an occupant's "#close" is text.
@@ -33,7 +42,7 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 		cmds, cmdErrs, j.visible = rules.ParseCommands(j.visible)
 	}
 
-	req, evidence, err := in.findThread(ctx, tx, p, sender)
+	req, evidence, err := in.findThread(ctx, tx, p, sender, in.replyTokens(j))
 	if err != nil {
 		return res, err
 	}
@@ -78,9 +87,17 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 		}
 	}
 	if outsider {
-		return res, nil // an outsider's recipients are not let in either
+		return res, nil // an outsider's recipients are not let in either, nor told anything
 	}
-	return res, f.addRecipients(ctx)
+	for _, a := range p.Attachments {
+		if !a.Stored {
+			f.notes = append(f.notes, fmt.Sprintf("%s (%d bytes) was not stored: it is over the size limit", a.Name, a.Size))
+		}
+	}
+	if err := f.addRecipients(ctx); err != nil {
+		return res, err
+	}
+	return res, f.announce(ctx, res.Outcome == OutcomeCreated, m.Internal, verdict.Pending)
 }
 
 // filing is the work on one request for one message.
@@ -92,6 +109,10 @@ type filing struct {
 	req    store.Request
 	msg    int64
 	events []event
+
+	oldState, newState string         // set when a command closed or reopened the request
+	welcomed           []store.Person // accounts this mail created from its recipients
+	notes              []string       // for the people told: attachments not stored …
 }
 
 type event struct{ kind, detail string }
@@ -246,6 +267,7 @@ func (f *filing) run(ctx context.Context, cmds []rules.Command, errs []rules.Com
 			state := map[string]string{"close": "closed", "reopen": "open"}[c.Name]
 			if req.State != state {
 				err = tx.SetRequestState(ctx, req.ID, state)
+				f.oldState, f.newState = req.State, map[string]string{"closed": "closed", "open": "reopened"}[state]
 				req.State = state
 				f.note(state, "by %s", f.sender.Email)
 			}
@@ -337,6 +359,7 @@ func (f *filing) addRecipients(ctx context.Context) error {
 			if err := f.limitToLocation(ctx, person); err != nil {
 				return err
 			}
+			f.welcomed = append(f.welcomed, person)
 		}
 	}
 	if len(dropped) > 0 {

@@ -37,6 +37,10 @@ type Options struct {
 	MaxNewFollowers    int    // new accounts one mail may create from its recipients; default 20
 	SubjectWindow      time.Duration
 	Registration       rules.Registration // who may file; the zero value is open registration
+	FromName           string             // display name of our address in mail ("Facilities Maintenance")
+	Limits             rules.Limits       // automatic mail per address per day, global circuit breaker
+	Tokens             *rules.Signer      // reply tokens in Reply-To addresses; nil: none
+	OnQueued           func()             // called after a commit that queued outbound mail
 	Auth               AuthOptions        // DKIM and Authentication-Results checks for auto-approval
 	Logger             *slog.Logger
 	// Observe, when set, is told the outcome and latency of every message.
@@ -114,6 +118,9 @@ type Ingester struct {
 	mu      sync.RWMutex // held for reading while a job is queued
 	closed  bool
 	parsing atomic.Int64 // messages between arrival and the queue
+
+	queued       bool   // this batch queued outbound mail (committer only)
+	sentRecently window // automatic mail queued in the last hour
 }
 
 type job struct {
@@ -148,6 +155,12 @@ func NewIngester(st *store.Store, opt Options) *Ingester {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Limits.PerAddressPerDay <= 0 {
+		opt.Limits.PerAddressPerDay = 10
+	}
+	if opt.Limits.GlobalPerHour <= 0 {
+		opt.Limits.GlobalPerHour = 1000
 	}
 	if opt.Registration.Mode == "" {
 		opt.Registration.Mode = rules.ModeOpen
@@ -338,10 +351,15 @@ func (in *Ingester) commit(first *job) {
 			}
 		}
 	}
+	queued := in.queued
+	in.queued = false
 	if err := tx.Commit(); err != nil {
 		in.log.Error("mailin: commit", slog.Any("err", err))
 		fail(err)
 		return
+	}
+	if queued && in.opt.OnQueued != nil {
+		in.opt.OnQueued()
 	}
 }
 

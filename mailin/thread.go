@@ -12,6 +12,7 @@ import (
 
 // Evidence names how a message was threaded.
 const (
+	ByToken       = "reply-token"
 	ByReferences  = "references"
 	ByTag         = "tag"
 	ByThreadIndex = "thread-index"
@@ -20,7 +21,23 @@ const (
 
 // findThread returns the request a message continues, strongest evidence
 // first (DESIGN §3 step 4), or a zero Request. sender may be zero (unknown).
-func (in *Ingester) findThread(ctx context.Context, tx *store.Tx, p *Parsed, sender store.Person) (store.Request, string, error) {
+func (in *Ingester) findThread(ctx context.Context, tx *store.Tx, p *Parsed, sender store.Person, tokens []string) (store.Request, string, error) {
+	// (a) A signed reply token in the address the mail was sent to, valid
+	// for this sender: they got our mail about that request.
+	if in.opt.Tokens != nil && sender.ID != 0 {
+		for _, t := range tokens {
+			if n, ok := in.opt.Tokens.ParseReplyToken(t, sender.Email); ok {
+				r, err := tx.RequestByNumber(ctx, n)
+				if err == nil {
+					return r, ByToken, nil
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return r, "", err
+				}
+			}
+			// A token that does not match the sender proves nothing: the
+			// References and tag rules below decide.
+		}
+	}
 	// (b) References / In-Reply-To against every Message-ID we stored or sent.
 	refs := append(append([]string{}, p.References...), p.InReplyTo...)
 	if id, err := tx.RequestForMessageIDs(ctx, refs); err == nil {
@@ -113,4 +130,27 @@ func threadKey(ti string) string {
 		return ""
 	}
 	return base64.StdEncoding.EncodeToString(b[:22])
+}
+
+// replyTokens are the sub-address tags of our addresses the mail was sent
+// to (envelope first, then headers): where reply tokens come back.
+func (in *Ingester) replyTokens(j *job) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(addr string) {
+		if t := in.opt.Identity.PlusTag(addr); t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	for _, a := range j.d.EnvelopeTo {
+		add(a)
+	}
+	for _, a := range j.p.DeliveredTo {
+		add(a)
+	}
+	for _, a := range append(append([]Address{}, j.p.To...), j.p.Cc...) {
+		add(a.Email)
+	}
+	return out
 }

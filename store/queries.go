@@ -334,3 +334,11 @@ func (q Q) FirstEnvelope(ctx context.Context, msgid string) (string, error) {
 	err := q.get(ctx, &env, "first-envelope", msgid)
 	return env, err
 }
+
+// RequestRootMessageID is the Message-ID of a request's first message: the
+// root every mail about the request refers to, so clients keep one thread.
+func (q Q) RequestRootMessageID(ctx context.Context, request int64) (string, error) {
+	var id string
+	err := q.get(ctx, &id, "request-root-message-id", request)
+	return id, err
+}

@@ -1,0 +1,254 @@
+package mailin
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tikkit/tikkit/rules"
+	"github.com/tikkit/tikkit/store"
+	"github.com/tikkit/tikkit/templates"
+)
+
+// Outbound mail is queued here, in the transaction of the change that
+// causes it (the outbox row commits with the change or not at all); mailout
+// renders and delivers it. Nothing is queued for auto-replies, bounces,
+// our own mail or server notices: those paths never call in here.
+
+// outgoing is one mail to queue.
+type outgoing struct {
+	kind  templates.Kind
+	req   *store.Request // nil for mail about a person
+	to    store.Person
+	cause int64  // inbound message row that caused it, 0 when none
+	refID string // Message-ID of that message
+	data  templates.Data
+}
+
+// enqueue writes one outbox row, or a suppressed one when limits say no.
+func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error {
+	if o.to.Email == "" || in.opt.Identity.IsOwn(o.to.Email) || notAPerson(o.to.Email) ||
+		o.to.Undeliverable || o.to.Status == "blocked" {
+		return nil
+	}
+	now := time.Now().UTC()
+	row := store.OutboxRow{
+		Kind:          string(o.kind),
+		PersonID:      nullID(o.to.ID),
+		CauseID:       nullID(o.cause),
+		ToEmail:       o.to.Email,
+		ToName:        o.to.Name,
+		Automatic:     true,
+		Status:        "queued",
+		NextAttemptAt: now,
+	}
+	o.data.OrgName, o.data.Address = in.opt.FromName, in.opt.Identity.Address
+	o.data.RecipientName = o.to.Name
+	if o.req != nil {
+		row.RequestID = nullID(o.req.ID)
+		if err := in.requestData(ctx, tx, o.req, &o.data); err != nil {
+			return err
+		}
+		row.OutMessageID = fmt.Sprintf("req-%d.%s@%s", o.req.Number, randomHex(8), in.msgidDomain())
+		root, err := tx.RequestRootMessageID(ctx, o.req.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		refs := uniqueStrings(root, o.refID)
+		row.Refs = strings.Join(refs, " ")
+		if len(refs) > 0 {
+			row.InReplyTo = refs[len(refs)-1]
+		}
+	} else {
+		row.OutMessageID = fmt.Sprintf("tikkit.%s@%s", randomHex(10), in.msgidDomain())
+	}
+	row.Subject = o.data.Subject
+	sent, err := tx.CountAutomaticSince(ctx, o.to.Email, now.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	if ok, reason := in.opt.Limits.AllowAutomatic(sent, in.sentRecently.count(now)); !ok {
+		row.Status, row.LastError = "suppressed", reason
+		in.log.Warn("mailin: automatic mail suppressed", "to", o.to.Email, "kind", string(o.kind), "reason", reason)
+	} else {
+		in.sentRecently.add(now)
+		in.queued = true
+	}
+	b, err := json.Marshal(o.data)
+	if err != nil {
+		return err
+	}
+	row.Data = string(b)
+	_, err = tx.EnqueueMail(ctx, row)
+	return err
+}
+
+// requestData fills what templates show of a request.
+func (in *Ingester) requestData(ctx context.Context, tx *store.Tx, r *store.Request, d *templates.Data) error {
+	d.RequestNumber = r.Number
+	d.Tag = fmt.Sprintf("[%s%d]", in.opt.SubjectTagPrefix, r.Number)
+	d.Subject, d.State, d.Priority = r.Subject, r.State, r.Priority
+	if r.LocationID.Valid {
+		if l, err := tx.LocationByID(ctx, r.LocationID.Int64); err == nil {
+			d.Location = l.Path
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	labels, err := tx.Labels(ctx, r.ID)
+	d.Labels = labels
+	return err
+}
+
+func (in *Ingester) msgidDomain() string {
+	if in.opt.Identity.MessageIDDomain != "" {
+		return in.opt.Identity.MessageIDDomain
+	}
+	_, d, _ := strings.Cut(in.opt.Identity.Address, "@")
+	return d
+}
+
+// notifyFollowers queues mail about a change to everyone rules.Notify names.
+func (f *filing) notifyFollowers(ctx context.Context, kind templates.Kind, change rules.Change, data templates.Data) error {
+	fs, err := f.tx.Followers(ctx, f.req.ID)
+	if err != nil {
+		return err
+	}
+	people := make([]rules.Person, 0, len(fs))
+	byID := map[int64]store.Person{}
+	for _, fl := range fs {
+		p, err := f.tx.PersonByID(ctx, fl.PersonID)
+		if err != nil {
+			return err
+		}
+		byID[p.ID] = p
+		people = append(people, rules.Person{ID: p.ID, Email: p.Email, Kind: p.Kind, Status: p.Status,
+			Undeliverable: p.Undeliverable, Own: f.in.opt.Identity.IsOwn(p.Email), NoReply: notAPerson(p.Email), Reason: fl.Reason})
+	}
+	for _, r := range rules.Notify(change, people) {
+		if err := f.in.enqueue(ctx, f.tx, outgoing{kind: kind, req: &f.req, to: byID[r.ID], cause: f.msg, refID: f.j.p.MessageID, data: data}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// announce queues what a filed message makes people hear about: the
+// acknowledgement of a new request, an update, a staff reply, a state
+// change, and a welcome for accounts this mail created.
+func (f *filing) announce(ctx context.Context, created, internal bool, pending bool) error {
+	data := templates.Data{AuthorName: displayName(f.sender), Text: f.j.visible, Pending: pending, Notes: f.notes}
+	change := rules.Change{AuthorID: f.sender.ID, Internal: internal}
+	var kind templates.Kind
+	switch {
+	case created:
+		change.Kind, kind = "created", templates.Ack
+		data.Text = ""
+	case f.newState != "":
+		change.Kind = f.newState
+		kind = map[string]templates.Kind{"closed": templates.Closed, "reopened": templates.Reopened}[f.newState]
+		data.OldState, data.NewState = f.oldState, f.req.State
+	case f.sender.Kind == "staff":
+		change.Kind, kind = "reply", templates.Reply
+	default:
+		change.Kind, kind = "update", templates.Update
+	}
+	if err := f.notifyFollowers(ctx, kind, change, data); err != nil {
+		return err
+	}
+	for _, p := range f.welcomed {
+		if err := f.in.enqueue(ctx, f.tx, outgoing{kind: templates.Welcome, req: &f.req, to: p, cause: f.msg, refID: f.j.p.MessageID,
+			data: templates.Data{AuthorName: displayName(f.sender)}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refuse queues the polite refusal of an unknown sender: at most one a day.
+func (in *Ingester) refuse(ctx context.Context, tx *store.Tx, j *job, to store.Person, reason string) error {
+	if to.Email == "" {
+		to = store.Person{Email: j.p.From.Email, Name: j.p.From.Name}
+	}
+	n, err := tx.CountKindSince(ctx, to.Email, string(templates.Refusal), time.Now().Add(-24*time.Hour))
+	if err != nil || n > 0 {
+		return err
+	}
+	return in.enqueue(ctx, tx, outgoing{kind: templates.Refusal, to: to, refID: j.p.MessageID,
+		data: templates.Data{Subject: j.p.Subject, Reason: reason}})
+}
+
+// QueuePersonMail queues a mail about a person's account (pending,
+// approved, denied) in tx; tikkitd's admin commands call it.
+func (in *Ingester) QueuePersonMail(ctx context.Context, tx *store.Tx, p store.Person, kind templates.Kind) error {
+	return in.enqueue(ctx, tx, outgoing{kind: kind, to: p})
+}
+
+func displayName(p store.Person) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	local, _, _ := strings.Cut(p.Email, "@")
+	return local // never another person's full address
+}
+
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func uniqueStrings(ss ...string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range ss {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// window counts events in the last hour, in one-minute buckets: the global
+// circuit breaker for automatic mail.
+type window struct {
+	mu      sync.Mutex
+	buckets [60]struct {
+		minute int64
+		n      int
+	}
+}
+
+func (w *window) add(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := now.Unix() / 60
+	b := &w.buckets[m%60]
+	if b.minute != m {
+		b.minute, b.n = m, 0
+	}
+	b.n++
+}
+
+func (w *window) count(now time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := now.Unix() / 60
+	total := 0
+	for _, b := range w.buckets {
+		if m-b.minute < 60 {
+			total += b.n
+		}
+	}
+	return total
+}
