@@ -37,6 +37,7 @@ type Options struct {
 	MaxNewFollowers    int    // new accounts one mail may create from its recipients; default 20
 	SubjectWindow      time.Duration
 	Registration       rules.Registration // who may file; the zero value is open registration
+	StaffRequireAuth   bool               // staff powers (commands, filing for others) need DKIM or a trusted Authentication-Results
 	Auth               AuthOptions        // DKIM and Authentication-Results checks for auto-approval
 	Logger             *slog.Logger
 	// Observe, when set, is told the outcome and latency of every message.

@@ -334,3 +334,9 @@ func (q Q) FirstEnvelope(ctx context.Context, msgid string) (string, error) {
 	err := q.get(ctx, &env, "first-envelope", msgid)
 	return env, err
 }
+
+// SetFollowerReason changes why a person follows a request.
+func (q Q) SetFollowerReason(ctx context.Context, request, person int64, reason string) error {
+	_, err := q.exec(ctx, "set-follower-reason", reason, request, person)
+	return err
+}

@@ -132,3 +132,6 @@ SELECT received_at FROM deliveries ORDER BY id DESC LIMIT 1;
 
 -- name: first-envelope
 SELECT envelope_from FROM deliveries WHERE message_id = ? ORDER BY id LIMIT 1;
+
+-- name: set-follower-reason
+UPDATE followers SET reason = ? WHERE request_id = ? AND person_id = ?;
