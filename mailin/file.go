@@ -12,6 +12,18 @@ import (
 	"github.com/tikkit/tikkit/templates"
 )
 
+// mustParticipate reports whether the sender takes part in the request.
+func mustParticipate(ctx context.Context, tx *store.Tx, r store.Request, p store.Person) bool {
+	ok, err := isParticipant(ctx, tx, r, p)
+	return err == nil && ok
+}
+
+// trustedStaff: a staff member whose mail may run commands and file for
+// others: with staff_require_auth, only when it proves where it came from.
+func (in *Ingester) trustedStaff(j *job, p store.Person) bool {
+	return p.Kind == "staff" && (!in.opt.StaffRequireAuth || j.auth.Authenticated())
+}
+
 // applyPerson files a person's mail: a new request or an update of one,
 // as the registration rules, staff commands and location rules say.
 func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Result, error) {
@@ -21,7 +33,13 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 	if err != nil {
 		return res, err
 	}
-	if !verdict.MayFile {
+	req, evidence, err := in.findThread(ctx, tx, p, sender, in.replyTokens(j))
+	if err != nil {
+		return res, err
+	}
+	if !verdict.MayFile && !(req.ID != 0 && sender.Status == "pending" && mustParticipate(ctx, tx, req, sender)) {
+		// A pending account (say, one made for a CC'd person) may still
+		// take part in its own requests; anything else waits for approval.
 		res.Outcome, res.Reason = OutcomeRefused, verdict.Reason
 		if _, err := in.storeMessage(ctx, tx, in.messageRow(j, 0, sender.ID, res.Outcome, res.Reason), p); err != nil {
 			return res, err
@@ -34,19 +52,21 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 		}
 		return res, nil
 	}
+	f := &filing{in: in, tx: tx, j: j, sender: sender, trusted: in.trustedStaff(j, sender)}
 
-	// Commands at the top of a staff member's mail; an occupant's "#close" is text.
+	// Commands at the top of a staff member's mail; an occupant's "#close"
+	// is text, and so is a staff member's when the mail lacks the proof of
+	// origin staff_require_auth asks for.
 	var cmds []rules.Command
 	var cmdErrs []rules.CommandError
 	if rules.MayRunCommands(sender.Kind) {
 		cmds, cmdErrs, j.visible = rules.ParseCommands(j.visible)
+		if !f.trusted && (len(cmds) > 0 || len(cmdErrs) > 0) {
+			cmds, cmdErrs = nil, nil
+			f.note("command_error", "commands not run: the mail is not authenticated (DKIM or a trusted Authentication-Results); it was kept as an internal note")
+			f.untrustedCommands = true
+		}
 	}
-
-	req, evidence, err := in.findThread(ctx, tx, p, sender, in.replyTokens(j))
-	if err != nil {
-		return res, err
-	}
-	f := &filing{in: in, tx: tx, j: j, sender: sender}
 	outsider := false
 	if req.ID != 0 {
 		res.Outcome, res.Reason = OutcomeAppended, "threaded by "+evidence
@@ -74,6 +94,7 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 	if err != nil {
 		return res, err
 	}
+	internal = internal || f.untrustedCommands
 	m := in.messageRow(j, f.req.ID, sender.ID, res.Outcome, res.Reason)
 	m.Internal = internal || outsider
 	id, err := in.storeMessage(ctx, tx, m, p)
@@ -102,13 +123,16 @@ func (in *Ingester) applyPerson(ctx context.Context, tx *store.Tx, j *job) (Resu
 
 // filing is the work on one request for one message.
 type filing struct {
-	in     *Ingester
-	tx     *store.Tx
-	j      *job
-	sender store.Person
-	req    store.Request
-	msg    int64
-	events []event
+	in      *Ingester
+	tx      *store.Tx
+	j       *job
+	sender  store.Person
+	trusted bool // a staff member whose mail may use staff powers
+
+	untrustedCommands bool
+	req               store.Request
+	msg               int64
+	events            []event
 
 	oldState, newState string         // set when a command closed or reopened the request
 	welcomed           []store.Person // accounts this mail created from its recipients
@@ -145,13 +169,17 @@ func (f *filing) create(ctx context.Context, cmds []rules.Command) (store.Reques
 	p, tx := f.j.p, f.tx
 	requester := f.sender
 	var forwardedFrom *store.Person
-	if f.sender.Kind == "staff" {
+	if f.trusted {
 		if fw, ok := FindForward(p); ok && !f.in.opt.Identity.IsOwn(fw.From.Email) && !notAPerson(fw.From.Email) && fw.From.Email != f.sender.Email {
 			orig, _, err := ensurePerson(ctx, tx, fw.From, "follower")
 			if err != nil {
 				return store.Request{}, err
 			}
 			requester, forwardedFrom = orig, &orig
+			// The occupant's own words are what the request is about.
+			if t := strings.TrimSpace(fw.Text); t != "" && !strings.Contains(f.j.visible, t) {
+				f.j.visible = strings.TrimSpace(f.j.visible + "\n\n" + t)
+			}
 		}
 	}
 	subject := NormalizeSubject(StripSubjectTags(p.Subject, f.in.opt.SubjectTagPrefix))
@@ -201,11 +229,9 @@ func (f *filing) chooseLocation(ctx context.Context, requester store.Person, cmd
 	if err != nil {
 		return err
 	}
-	staff := f.sender.Kind == "staff"
-	if staff {
-		access = rules.Access{All: true} // staff file for any location
-	}
-	loc, how := rules.ChooseLocation(tree, access, explicit, staff, f.j.p.Subject+"\n"+f.j.visible)
+	// A location named in the text must be one the requester may use; a
+	// staff member's #location may be any.
+	loc, how := rules.ChooseLocation(tree, access, explicit, f.trusted, f.j.p.Subject+"\n"+f.j.visible)
 	if loc == 0 {
 		return nil
 	}
@@ -240,6 +266,17 @@ func (f *filing) access(ctx context.Context, p store.Person) (rules.Access, erro
 	return rules.Access{All: all, Locations: locs}, err
 }
 
+// followerStatus is the status of an account made for someone this mail
+// adds: active in open registration or when trusted staff add them (staff
+// vouch for them); otherwise pending, so that being CC'd lets a person
+// follow that request but not file their own until approved.
+func (f *filing) followerStatus() string {
+	if f.trusted || f.in.opt.Registration.Mode == rules.ModeOpen {
+		return "active"
+	}
+	return "pending"
+}
+
 // limitToLocation gives an occupant made for this request (a forwarded
 // sender, a CC'd person) access to the request's location only.
 func (f *filing) limitToLocation(ctx context.Context, p store.Person) error {
@@ -252,6 +289,17 @@ func (f *filing) limitToLocation(ctx context.Context, p store.Person) error {
 // run carries out staff commands; it reports whether the message is internal.
 func (f *filing) run(ctx context.Context, cmds []rules.Command, errs []rules.CommandError) (internal bool, err error) {
 	tx, req := f.tx, f.req
+	// Arguments that name things must name existing ones before anything runs.
+	for _, c := range cmds {
+		if c.Name != "location" {
+			continue
+		}
+		if _, lerr := tx.LocationByPath(ctx, c.Arg); errors.Is(lerr, store.ErrNotFound) {
+			errs = append(errs, rules.CommandError{Line: "#location " + c.Arg, Reason: "no such location"})
+		} else if lerr != nil {
+			return false, lerr
+		}
+	}
 	if len(errs) > 0 {
 		// A mistyped command (say "#intrenal") must not make a note public
 		// or half-apply: run none, keep the mail internal, report each.
@@ -299,11 +347,19 @@ func (f *filing) run(ctx context.Context, cmds []rules.Command, errs []rules.Com
 				return false, err
 			}
 			if c.Name == "requester" {
+				if old := req.RequesterID; old != person.ID {
+					// The former requester keeps following, no longer as requester.
+					if err = tx.SetFollowerReason(ctx, req.ID, old, "cc"); err != nil {
+						return false, err
+					}
+				}
 				err = tx.SetRequester(ctx, req.ID, person.ID)
 				req.RequesterID = person.ID
 				f.note("requester", "%s", person.Email)
 				if err == nil {
-					_, err = tx.AddFollower(ctx, req.ID, person.ID, "requester")
+					if _, err = tx.AddFollower(ctx, req.ID, person.ID, "requester"); err == nil {
+						err = tx.SetFollowerReason(ctx, req.ID, person.ID, "requester")
+					}
 				}
 			} else {
 				_, err = tx.AddFollower(ctx, req.ID, person.ID, "staff-added")
@@ -348,7 +404,7 @@ func (f *filing) addRecipients(ctx context.Context) error {
 		}
 	}
 	for _, r := range add {
-		person, created, err := ensurePerson(ctx, f.tx, Address{Email: r.Email, Name: names[r.Email]}, "follower")
+		person, created, err := ensurePersonStatus(ctx, f.tx, Address{Email: r.Email, Name: names[r.Email]}, "follower", f.followerStatus())
 		if err != nil {
 			return err
 		}

@@ -133,7 +133,9 @@ func Decide(r Registration, s Sender) Verdict {
 		case auto:
 			return Verdict{Upgrade: true, Status: StatusActive, MayFile: true,
 				Reason: "pending occupant approved by auto-approve domain"}
-		case r.PendingCanFile:
+		case r.PendingCanFile && r.Mode != ModeStaffOnly:
+			// In staff_only mode only people staff added file; a pending
+			// account (made for a CC'd person) may only follow its request.
 			return Verdict{MayFile: true, Pending: true, Reason: "requester pending approval" + unauthNote(r, s)}
 		default:
 			return Verdict{Reason: "occupant pending approval" + unauthNote(r, s)}

@@ -144,8 +144,8 @@ func TestDecide(t *testing.T) {
 		{"staff_only", "occupant-pending", "sublisted+auth", "upgrade:active file"},
 		{"staff_only", "occupant-pending", "listed", "stored"},
 		{"staff_only", "occupant-pending", "other+auth", "stored"},
-		{"staff_only+pcf", "occupant-pending", "listed", "file pending"},
-		{"staff_only+pcf", "occupant-pending", "other", "file pending"},
+		{"staff_only+pcf", "occupant-pending", "listed", "stored"}, // staff_only: pending accounts only follow
+		{"staff_only+pcf", "occupant-pending", "other", "stored"},
 		{"open", "occupant-pending", "listed+auth", "upgrade:active file"},
 		{"open", "occupant-pending", "listed", "stored"},
 		{"open", "occupant-pending", "other+auth", "stored"},

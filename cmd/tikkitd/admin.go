@@ -68,9 +68,13 @@ func cmdAdmin(noun string, verbs map[string]verb, args []string, stdout, stderr 
 		fmt.Fprintf(stderr, "usage: tikkitd %s %s %s\n", noun, name, v.usage)
 		return exitUsage
 	}
+	// Only the "add" verbs may make a new database (setting up before the
+	// first start); the others need the existing one, so a data_dir typo
+	// does not silently show an empty one.
+	a.readOnly = name != "add"
 	st, ok := a.openStore(stderr)
 	if !ok {
-		return exitTempFail
+		return a.storeFailure()
 	}
 	defer st.Close()
 	a.st = st

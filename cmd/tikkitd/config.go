@@ -32,6 +32,7 @@ type RegConfig struct {
 	UnknownSender             string   `toml:"unknown_sender"`
 	RequireDKIMForAutoApprove bool     `toml:"require_dkim_for_auto_approve"`
 	TrustedAuthservIDs        []string `toml:"trusted_authserv_ids"`
+	StaffRequireAuth          bool     `toml:"staff_require_auth"`
 }
 
 type MailConfig struct {
@@ -84,7 +85,7 @@ func defaultConfig() Config {
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080"},
 		Limits: LimitsConfig{MaxAttachmentBytes: 25 << 20, MaxNewFollowers: 20},
 		Reg: RegConfig{Mode: "open", PendingCanFile: true, UnknownSender: "register",
-			RequireDKIMForAutoApprove: true},
+			RequireDKIMForAutoApprove: true, StaffRequireAuth: true},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }

@@ -120,6 +120,7 @@ func spoolInput(name string, stdin io.Reader, dir string, max int64) (*mailin.Ra
 // isNullSender: the ways MTAs pass the null sender <> to a pipe (Postfix
 // gives "MAILER-DAEMON" for ${sender} unless null_sender= is set).
 func isNullSender(s string) bool {
-	s = strings.TrimSpace(s)
-	return s == "" || s == "<>" || strings.EqualFold(s, "MAILER-DAEMON")
+	s = strings.Trim(strings.TrimSpace(s), "<>")
+	local, _, _ := strings.Cut(s, "@")
+	return s == "" || strings.EqualFold(local, "MAILER-DAEMON")
 }

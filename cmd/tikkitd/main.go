@@ -236,6 +236,7 @@ func (c *common) ingestOptions() mailin.Options {
 		MaxAttachmentBytes: cfg.Limits.MaxAttachmentBytes,
 		MaxNewFollowers:    cfg.Limits.MaxNewFollowers,
 		Registration:       cfg.registration(),
+		StaffRequireAuth:   cfg.Reg.StaffRequireAuth,
 		Auth:               mailin.AuthOptions{TrustedAuthservIDs: cfg.Reg.TrustedAuthservIDs, LookupTXT: lookupTXT},
 		Logger:             c.log,
 	}

@@ -256,12 +256,29 @@ func cmdRequest(args []string, stdout, stderr io.Writer) int {
 		writeJSON(stdout, v)
 		return exitOK
 	}
-	fmt.Fprintf(stdout, "[%s%d] %s\nstate: %s  priority: %s\nrequester: %s\n", c.cfg.Mail.SubjectTagPrefix, v.Number, v.Subject, v.State, v.Priority, v.Requester.Email)
+	fmt.Fprintf(stdout, "[%s%d] %s\nstate: %s  priority: %s\nrequester: %s", c.cfg.Mail.SubjectTagPrefix, v.Number, v.Subject, v.State, v.Priority, v.Requester.Email)
+	if v.RequesterPending {
+		fmt.Fprint(stdout, " (pending approval)")
+	}
+	fmt.Fprintf(stdout, "\ncreator: %s\n", v.Creator.Email)
+	if v.Location != nil {
+		fmt.Fprintf(stdout, "location: %s\n", *v.Location)
+	}
+	if len(v.Labels) > 0 {
+		fmt.Fprintf(stdout, "labels: %s\n", strings.Join(v.Labels, ", "))
+	}
 	for _, f := range v.Followers {
 		fmt.Fprintf(stdout, "follower: %s (%s)\n", f.Email, f.Reason)
 	}
 	for _, m := range v.Messages {
-		fmt.Fprintf(stdout, "\n--- %s <%s>%s\n%s\n", m.From.Name, m.From.Email, map[bool]string{true: " (automatic)"}[m.Auto], m.VisibleText)
+		var marks string
+		if m.Internal {
+			marks += " (internal note)"
+		}
+		if m.Auto {
+			marks += " (automatic)"
+		}
+		fmt.Fprintf(stdout, "\n--- %s <%s>%s\n%s\n", m.From.Name, m.From.Email, marks, m.VisibleText)
 		for _, a := range m.Attachments {
 			fmt.Fprintf(stdout, "  attachment: %s (%s, %d bytes)\n", a.Name, a.ContentType, a.Size)
 		}

@@ -149,7 +149,8 @@ func TestScenarioSchool(t *testing.T) {
 }
 
 func TestScenarioApartmentBlock(t *testing.T) {
-	s := newScenario(t, "[mail]\naddress = \"desk@block.example\"\n[registration]\nmode = \"staff_only\"\n")
+	// The block's staff mail carries no DKIM; its MTA rejects forged senders.
+	s := newScenario(t, "[mail]\naddress = \"desk@block.example\"\n[registration]\nmode = \"staff_only\"\nstaff_require_auth = false\n")
 	s.do("location", "add", "Block A/Unit 4B")
 	s.do("location", "add", "Block A/Unit 7C")
 	s.do("person", "add", "super@block.example", "--staff", "--name", "Sam Super")
@@ -218,4 +219,92 @@ func TestScenarioCampus(t *testing.T) {
 	}
 	want(t, "unsigned sender", s.people()["dean@campus.example.edu"].Status, "pending")
 	want(t, "unsigned request pending", s.request(b.Request).RequesterPending, true)
+}
+
+// Staff powers need proof of origin: a forged staff From runs no command.
+func TestStaffCommandsNeedAuthentication(t *testing.T) {
+	key, txt := testDKIMKey(t)
+	lookupTXT = fakeTXT(map[string]string{"sel._domainkey.fm.example": txt})
+	t.Cleanup(func() { lookupTXT = nil })
+	s := newScenario(t, "[mail]\naddress = \"help@office.example\"\n[registration]\nmode = \"staff_only\"\n")
+	s.do("person", "add", "alice@acme.example")
+	s.do("person", "add", "sam@fm.example", "--staff")
+	a := s.mail(plain("Alice <alice@acme.example>", "help@office.example", "Door sticks", "The door sticks."))
+
+	forged := s.mail(plain("Sam <sam@fm.example>", "help@office.example", "Re: [REQ-1001] Door sticks", "#follow spy@evil.example\n#close\n\nok"))
+	v := s.request(a.Request)
+	want(t, "state after forged #close", v.State, "open")
+	for _, f := range v.Followers {
+		if f.Email == "spy@evil.example" {
+			t.Error("forged #follow ran")
+		}
+	}
+	if _, ok := s.people()["spy@evil.example"]; ok {
+		t.Error("forged #follow made an account")
+	}
+	if m := v.Messages[len(v.Messages)-1]; m.MessageID != forged.MessageID || !m.Internal {
+		t.Errorf("forged staff mail not kept as an internal note: %+v", m)
+	}
+
+	signed := dkimSign(t, plain("Sam <sam@fm.example>", "help@office.example", "Re: [REQ-1001] Door sticks", "#close\n\nFixed."), "fm.example", "sel", key)
+	s.mail(signed)
+	want(t, "state after signed #close", s.request(a.Request).State, "closed")
+}
+
+// Being CC'd lets a person follow and answer that request, not file their
+// own when registration does not allow it.
+func TestCCdPersonFollowsButDoesNotFile(t *testing.T) {
+	s := newScenario(t, "[mail]\naddress = \"help@office.example\"\n[registration]\nmode = \"staff_only\"\n")
+	s.do("location", "add", "Tower A/Floor 2/Suite 201")
+	s.do("person", "add", "anna@acme.example")
+	s.do("person", "grant", "anna@acme.example", "Tower A/Floor 2/Suite 201")
+	a := s.mail(plain("Anna <anna@acme.example>", "help@office.example", "New thing", "Please fix.", "Cc: Olli Outsider <outsider@evil.example>"))
+	o := s.people()["outsider@evil.example"]
+	want(t, "cc'd status", o.Status, "pending")
+	want(t, "cc'd created_via", o.CreatedVia, "follower")
+	reply := s.mail(plain("Olli Outsider <outsider@evil.example>", "help@office.example", "Re: [REQ-1001] New thing", "I can let them in."))
+	want(t, "cc'd reply", reply.Outcome, "appended")
+	want(t, "cc'd reply request", reply.Request, a.Request)
+	own := s.mail(plain("Olli Outsider <outsider@evil.example>", "help@office.example", "My own thing", "Fix mine too."))
+	want(t, "cc'd person filing", own.Outcome, "refused")
+}
+
+func TestStaffCommandDetails(t *testing.T) {
+	s := newScenario(t, "[mail]\naddress = \"desk@block.example\"\n[registration]\nmode = \"staff_only\"\nstaff_require_auth = false\n")
+	s.do("location", "add", "Block 1/Unit 5C")
+	s.do("location", "add", "Block 1/Unit 4B")
+	s.do("person", "add", "fred@block.example", "--staff")
+	s.do("person", "add", "rita@home.example")
+	s.do("person", "grant", "rita@home.example", "Block 1/Unit 5C")
+	s.do("person", "add", "bert@home.example")
+
+	// A staff forward: a unit named in the text counts only if the requester may use it.
+	l := s.mail(plain("Fred <fred@block.example>", "desk@block.example", "Fwd: Tap", `---------- Forwarded message ---------
+From: Rita <rita@home.example>
+Subject: Tap
+
+The tap drips. See Unit 4B too.`))
+	v := s.request(l.Request)
+	want(t, "requester", v.Requester.Email, "rita@home.example")
+	want(t, "location", loc(v), "Block 1/Unit 5C")
+	if !strings.Contains(v.Messages[0].VisibleText, "The tap drips") {
+		t.Errorf("forwarded words not visible: %q", v.Messages[0].VisibleText)
+	}
+
+	// A bad #location stops every command of the mail.
+	m := s.mail(plain("Fred <fred@block.example>", "desk@block.example", "Re: [REQ-1001] Tap", "#close\n#location Nowhere/Else\n\nDone."))
+	v = s.request(l.Request)
+	want(t, "state after a bad #location", v.State, "open")
+	if last := v.Messages[len(v.Messages)-1]; last.MessageID != m.MessageID || !last.Internal {
+		t.Errorf("mail with a bad command is public: %+v", last)
+	}
+
+	// #requester: one requester, the former one keeps following.
+	s.mail(plain("Fred <fred@block.example>", "desk@block.example", "Re: [REQ-1001] Tap", "#requester bert@home.example\n\nBert reported it first."))
+	reasons := map[string]string{}
+	for _, f := range s.request(l.Request).Followers {
+		reasons[f.Email] = f.Reason
+	}
+	want(t, "new requester", reasons["bert@home.example"], "requester")
+	want(t, "former requester", reasons["rita@home.example"], "cc")
 }

@@ -319,3 +319,16 @@ func TestReadCommandsNeedADatabase(t *testing.T) {
 		t.Error("a read command created the data directory")
 	}
 }
+
+func TestAdminListsNeedADatabase(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "typo")
+	conf := writeConfig(t, "data_dir = \""+dir+"\"\n")
+	for _, args := range [][]string{{"person", "list"}, {"location", "list"}, {"group", "list"}, {"person", "approve", "x@y.example"}} {
+		if code, _, _ := runCmd(t, "", append(args, "-config", conf)...); code != exitNoInput {
+			t.Errorf("%v: exit %d, want 66", args, code)
+		}
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("a read command created the data directory")
+	}
+}
