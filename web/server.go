@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
+
+	"github.com/tikkit/tikkit/store"
 )
 
 // Config is what cmd hands to NewHandler. Every field is optional: a nil
@@ -20,6 +23,13 @@ type Config struct {
 	Listeners func() []Listener
 	Registry  *Registry
 	Logger    *slog.Logger
+
+	// The request status pages /r/{number}/{key} are served only when both
+	// Store and VerifyKey are set; otherwise those paths are plain 404s.
+	Store *store.Store
+	// VerifyKey says whose key it is (wired by cmd to the rules signer).
+	VerifyKey func(number int64, key string) (personID int64, ok bool)
+	TagPrefix string // subject tag prefix shown on the page; "" means "REQ-"
 }
 
 // statsTimeout bounds one Stats call so a stuck database cannot hang the
@@ -35,8 +45,9 @@ type handler struct {
 	now func() time.Time
 }
 
-// NewHandler returns the HTTP handler for GET / (status page), GET /healthz
-// and GET /metrics. HEAD is allowed wherever GET is; other methods get 405,
+// NewHandler returns the HTTP handler for GET / (status page), GET /healthz,
+// GET /metrics and, when configured, the request pages under /r/ (see
+// request.go). HEAD is allowed wherever GET is; other methods get 405,
 // other paths 404. Every response carries the security headers, and a panic
 // in a handler is logged and answered with 500.
 func NewHandler(cfg Config) http.Handler {
@@ -62,13 +73,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.recoverPanic(tw, r)
 
 	var serve func(http.ResponseWriter, *http.Request)
-	switch r.URL.Path {
-	case "/":
+	switch p := r.URL.Path; {
+	case p == "/":
 		serve = h.status
-	case "/healthz":
+	case p == "/healthz":
 		serve = h.healthz
-	case "/metrics":
+	case p == "/metrics":
 		serve = h.metrics
+	case strings.HasPrefix(p, "/r/") && h.requestPagesOn():
+		serve = h.requestPages
 	default:
 		plain(tw, http.StatusNotFound, "not found\n")
 		return
