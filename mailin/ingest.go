@@ -37,14 +37,11 @@ type Options struct {
 	MaxNewFollowers    int    // new accounts one mail may create from its recipients; default 20
 	SubjectWindow      time.Duration
 	Registration       rules.Registration // who may file; the zero value is open registration
-<<<<<<< HEAD
 	FromName           string             // display name of our address in mail ("Facilities Maintenance")
 	Limits             rules.Limits       // automatic mail per address per day, global circuit breaker
 	Tokens             *rules.Signer      // reply tokens in Reply-To addresses; nil: none
 	OnQueued           func()             // called after a commit that queued outbound mail
-=======
 	StaffRequireAuth   bool               // staff powers (commands, filing for others) need DKIM or a trusted Authentication-Results
->>>>>>> main
 	Auth               AuthOptions        // DKIM and Authentication-Results checks for auto-approval
 	Logger             *slog.Logger
 	// Observe, when set, is told the outcome and latency of every message.

@@ -341,6 +341,8 @@ func (q Q) RequestRootMessageID(ctx context.Context, request int64) (string, err
 	var id string
 	err := q.get(ctx, &id, "request-root-message-id", request)
 	return id, err
+}
+
 // SetFollowerReason changes why a person follows a request.
 func (q Q) SetFollowerReason(ctx context.Context, request, person int64, reason string) error {
 	_, err := q.exec(ctx, "set-follower-reason", reason, request, person)

@@ -135,5 +135,6 @@ SELECT envelope_from FROM deliveries WHERE message_id = ? ORDER BY id LIMIT 1;
 
 -- name: request-root-message-id
 SELECT message_id FROM messages WHERE request_id = ? ORDER BY id LIMIT 1;
+
 -- name: set-follower-reason
 UPDATE followers SET reason = ? WHERE request_id = ? AND person_id = ?;
