@@ -162,6 +162,32 @@ func (g *GaugeFunc) write(w *bufio.Writer) {
 	w.WriteString(g.name + " " + formatFloat(g.f()) + "\n")
 }
 
+// GaugeVecFunc is a family of gauges with one label whose values are read
+// from f at every scrape (e.g. the outbox by status).
+type GaugeVecFunc struct {
+	desc
+	label string
+	f     func() map[string]float64
+}
+
+// NewGaugeVecFunc returns gauges labelled label, read from f when exposed.
+func NewGaugeVecFunc(name, help, label string, f func() map[string]float64) *GaugeVecFunc {
+	return &GaugeVecFunc{desc: desc{name, help}, label: label, f: f}
+}
+
+func (g *GaugeVecFunc) write(w *bufio.Writer) {
+	g.header(w, "gauge")
+	m := g.f()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		w.WriteString(g.name + "{" + g.label + `="` + escapeLabel(k) + `"} ` + formatFloat(m[k]) + "\n")
+	}
+}
+
 // Histogram counts observations (usually durations in seconds) into
 // buckets. Observe is lock-free: one atomic add per bucket, count and sum.
 // The exposition derives _count from the buckets, so +Inf always equals

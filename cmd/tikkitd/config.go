@@ -21,7 +21,24 @@ type Config struct {
 	HTTP    HTTPConfig   `toml:"http"`
 	Limits  LimitsConfig `toml:"limits"`
 	Reg     RegConfig    `toml:"registration"`
+	Out     OutConfig    `toml:"outbound"`
 	Log     LogConfig    `toml:"log"`
+}
+
+// OutConfig is [outbound]: how mail leaves.
+type OutConfig struct {
+	Relay         string `toml:"relay"`               // host:port; "" = local maildir under data_dir
+	TLS           string `toml:"tls"`                 // starttls | implicit | none
+	Username      string `toml:"username"`            // AUTH PLAIN/LOGIN when set
+	PasswordFile  string `toml:"password_file"`       // the password, from a file…
+	PasswordEnv   string `toml:"password_env"`        // …or an environment variable
+	FromName      string `toml:"from_name"`           // display name of our address
+	TemplatesDir  string `toml:"templates_dir"`       // overrides of the mail templates
+	DKIMDomain    string `toml:"dkim_domain"`         // sign outbound mail when set
+	DKIMSelector  string `toml:"dkim_selector"`       //
+	DKIMKeyFile   string `toml:"dkim_key_file"`       // PEM private key
+	PerAddressDay int    `toml:"per_address_per_day"` // automatic mail to one address per day
+	GlobalPerHour int    `toml:"global_per_hour"`     // circuit breaker for all automatic mail
 }
 
 // RegConfig is [registration]: who may file and how unknown senders become occupants.
@@ -84,6 +101,7 @@ func defaultConfig() Config {
 		},
 		HTTP:   HTTPConfig{Listen: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080"},
 		Limits: LimitsConfig{MaxAttachmentBytes: 25 << 20, MaxNewFollowers: 20},
+		Out:    OutConfig{FromName: "Facilities", PerAddressDay: 10, GlobalPerHour: 1000},
 		Reg: RegConfig{Mode: "open", PendingCanFile: true, UnknownSender: "register",
 			RequireDKIMForAutoApprove: true, StaffRequireAuth: true},
 		Log: LogConfig{Level: "info", Format: "text"},
@@ -168,6 +186,22 @@ func (c *Config) validate() error {
 	}
 	if c.Limits.MaxAttachmentBytes < 0 {
 		bad("limits.max_attachment_bytes: must not be negative (0 means no limit)")
+	}
+	switch c.Out.TLS {
+	case "", "starttls", "implicit", "none":
+	default:
+		bad("outbound.tls: %q is not starttls, implicit or none", c.Out.TLS)
+	}
+	if c.Out.Relay != "" {
+		if _, _, err := net.SplitHostPort(c.Out.Relay); err != nil {
+			bad("outbound.relay: %q: %v", c.Out.Relay, err)
+		}
+	}
+	if c.Out.PasswordFile != "" && c.Out.PasswordEnv != "" {
+		bad("outbound: set password_file or password_env, not both")
+	}
+	if (c.Out.DKIMDomain == "") != (c.Out.DKIMKeyFile == "") || (c.Out.DKIMDomain != "" && c.Out.DKIMSelector == "") {
+		bad("outbound: dkim_domain, dkim_selector and dkim_key_file go together")
 	}
 	if err := c.registration().Validate(); err != nil {
 		errs = append(errs, err)

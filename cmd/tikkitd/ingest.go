@@ -51,7 +51,11 @@ func cmdIngest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitTempFail
 	}
 	defer st.Close()
-	in := mailin.NewIngester(st, c.ingestOptions())
+	signer, ok := c.signer(stderr)
+	if !ok {
+		return exitTempFail
+	}
+	in := mailin.NewIngester(st, c.ingestOptions(signer))
 	defer in.Close()
 
 	files := c.args

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/tikkit/tikkit/mailin"
+	"github.com/tikkit/tikkit/rules"
 	"github.com/tikkit/tikkit/store"
 )
 
@@ -45,6 +46,7 @@ Commands:
   people [--json]            list people
   held [--json]              list messages kept without a request, with the reason
   reprocess ID|--all         run held messages through the ingest path again
+  outbox [--json]            outbound mail: queued, sent, failed, suppressed
   person add EMAIL [--name N] [--staff] [--admin]
                              add a person, or make one staff (--admin implies --staff)
   person approve|deny|block EMAIL
@@ -103,6 +105,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		return cmdHeld(rest, stdout, stderr)
 	case "reprocess":
 		return cmdReprocess(rest, stdout, stderr)
+	case "outbox":
+		return cmdOutbox(rest, stdout, stderr)
 	case "person":
 		return cmdPerson(rest, stdout, stderr)
 	case "location":
@@ -211,6 +215,19 @@ func (c *common) openStore(stderr io.Writer) (*store.Store, bool) {
 	return st, true
 }
 
+// signer loads the data directory's signing key.
+func (c *common) signer(stderr io.Writer) (*rules.Signer, bool) {
+	key, err := store.SecretKey(c.cfg.DataDir)
+	if err == nil {
+		var s *rules.Signer
+		if s, err = rules.NewSigner(key); err == nil {
+			return s, true
+		}
+	}
+	fmt.Fprintf(stderr, "tikkitd: %v\n", err)
+	return nil, false
+}
+
 // storeFailure is the exit code when openStore failed: 66 when a read
 // found no database, else 75 (try again).
 func (c *common) storeFailure() int {
@@ -222,9 +239,14 @@ func (c *common) storeFailure() int {
 	return exitTempFail
 }
 
-func (c *common) ingestOptions() mailin.Options {
+// ingestOptions are the ingest path's settings; signer signs and checks
+// reply tokens (nil: none).
+func (c *common) ingestOptions(signer *rules.Signer) mailin.Options {
 	cfg := c.cfg
 	return mailin.Options{
+		FromName: cfg.Out.FromName,
+		Limits:   rules.Limits{PerAddressPerDay: cfg.Out.PerAddressDay, GlobalPerHour: cfg.Out.GlobalPerHour},
+		Tokens:   signer,
 		Identity: mailin.Identity{
 			Address:         cfg.Mail.Address,
 			Aliases:         cfg.Mail.Aliases,

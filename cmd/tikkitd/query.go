@@ -391,7 +391,11 @@ func cmdReprocess(args []string, stdout, stderr io.Writer) int {
 		}
 		ids = append(ids, id)
 	}
-	in := mailin.NewIngester(st, c.ingestOptions())
+	signer, ok := c.signer(stderr)
+	if !ok {
+		return exitTempFail
+	}
+	in := mailin.NewIngester(st, c.ingestOptions(signer))
 	defer in.Close()
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
@@ -418,4 +422,65 @@ func cmdReprocess(args []string, stdout, stderr io.Writer) int {
 		}{id, res})
 	}
 	return code
+}
+
+// outboxView is one line of `tikkitd outbox --json` (DESIGN §6).
+type outboxView struct {
+	To        string     `json:"to"`
+	Subject   string     `json:"subject"`
+	MessageID string     `json:"message_id"`
+	Kind      string     `json:"kind"`
+	Status    string     `json:"status"`
+	Attempts  int        `json:"attempts"`
+	Request   int64      `json:"request,omitempty"`
+	LastError string     `json:"last_error,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+}
+
+func cmdOutbox(args []string, stdout, stderr io.Writer) int {
+	c := newCommon("outbox", stderr).withJSON()
+	c.readOnly = true
+	var limit int
+	c.fs.IntVar(&limit, "n", 200, "show at most this many, newest first")
+	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
+		return code
+	}
+	st, ok := c.openStore(stderr)
+	if !ok {
+		return c.storeFailure()
+	}
+	defer st.Close()
+	ctx := context.Background()
+	rows, err := st.Outbox(ctx, limit)
+	if err != nil {
+		fmt.Fprintf(stderr, "tikkitd: %v\n", err)
+		return exitTempFail
+	}
+	views := []outboxView{}
+	for _, r := range rows {
+		v := outboxView{To: r.ToEmail, Subject: r.Subject, MessageID: r.OutMessageID, Kind: r.Kind, Status: r.Status,
+			Attempts: r.Attempts, LastError: r.LastError, CreatedAt: r.CreatedAt}
+		if r.RequestID.Valid {
+			if req, err := st.RequestByID(ctx, r.RequestID.Int64); err == nil {
+				v.Request = req.Number
+			}
+		}
+		if r.SentAt.Valid {
+			t := r.SentAt.Time
+			v.SentAt = &t
+		}
+		views = append(views, v)
+	}
+	if c.json {
+		writeJSON(stdout, views)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CREATED\tSTATUS\tTRIES\tKIND\tTO\tSUBJECT")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", v.CreatedAt.Format(time.DateTime), v.Status, v.Attempts, v.Kind, v.To, v.Subject)
+	}
+	tw.Flush()
+	return exitOK
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/tikkit/tikkit/mailin"
+	"github.com/tikkit/tikkit/mailout"
+	"github.com/tikkit/tikkit/rules"
 	"github.com/tikkit/tikkit/store"
 	"github.com/tikkit/tikkit/web"
 )
@@ -55,13 +57,34 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 	reg.MustRegister(ingested, latency)
 
 	c := &common{cfg: cfg, log: log}
-	opt := c.ingestOptions()
+	key, err := store.SecretKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	signer, err := rules.NewSigner(key)
+	if err != nil {
+		return err
+	}
+	out, err := newOutbound(cfg, st, signer, log)
+	if err != nil {
+		return err
+	}
+	sentMetric := web.NewCounterVec("tikkit_outbound_attempts_total", "Outbound delivery attempts, by result.", "result")
+	reg.MustRegister(sentMetric, outboxGauge(st))
+	out.Observe = func(status string) { sentMetric.With(status).Inc() }
+	worker := mailout.NewWorker(out)
+	opt := c.ingestOptions(signer)
+	opt.OnQueued = worker.Notify
 	opt.Observe = func(outcome string, seconds float64) {
 		ingested.With(outcome).Inc()
 		latency.Observe(seconds)
 	}
 	in := mailin.NewIngester(st, opt)
 	defer in.Close()
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); worker.Run(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }()
 
 	var (
 		listeners []*listenerState
@@ -121,8 +144,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 				}
 				return out
 			},
-			Registry: reg,
-			Logger:   log,
+			Registry:  reg,
+			Logger:    log,
+			Store:     st,
+			VerifyKey: signer.VerifyPageKey,
+			TagPrefix: cfg.Mail.SubjectTagPrefix,
 		})
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 		if err != nil {
