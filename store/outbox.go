@@ -31,8 +31,8 @@ type OutboxRow struct {
 	Subject       string        `db:"subject"`
 	OutMessageID  string        `db:"out_message_id"` // without brackets
 	InReplyTo     string        `db:"in_reply_to"`
-	Refs          string        `db:"refs"` // space-separated Message-IDs
-	Data          string        `db:"data"` // JSON template data
+	Refs          string        `db:"refs"`      // space-separated Message-IDs
+	Data          string        `db:"data"`      // JSON template data
 	Automatic     bool          `db:"automatic"` // counts toward the per-address daily limit
 	Status        string        `db:"status"`    // queued | sending | sent | failed | suppressed
 	Attempts      int           `db:"attempts"`
