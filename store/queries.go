@@ -195,7 +195,8 @@ func (q Q) MessageByMessageID(ctx context.Context, msgid string) (MessageRef, er
 }
 
 // RequestForMessageIDs returns the request of the newest stored message
-// whose Message-ID is among ids.
+// whose Message-ID is among ids or, when none is, of the newest outbox
+// mail among them (a reply to mail we sent).
 func (q Q) RequestForMessageIDs(ctx context.Context, ids []string) (int64, error) {
 	if len(ids) == 0 {
 		return 0, ErrNotFound
@@ -203,7 +204,11 @@ func (q Q) RequestForMessageIDs(ctx context.Context, ids []string) (int64, error
 	if len(ids) > 200 {
 		ids = ids[len(ids)-200:]
 	}
-	query, args, err := sqlx.In(`SELECT request_id FROM messages WHERE message_id IN (?) AND request_id IS NOT NULL ORDER BY id DESC LIMIT 1`, ids)
+	query, args, err := sqlx.In(`SELECT request_id FROM (
+		SELECT request_id, 0 AS src, id FROM messages WHERE message_id IN (?) AND request_id IS NOT NULL
+		UNION ALL
+		SELECT request_id, 1 AS src, id FROM outbox WHERE out_message_id IN (?) AND request_id IS NOT NULL
+	) refs ORDER BY src, id DESC LIMIT 1`, ids, ids)
 	if err != nil {
 		return 0, err
 	}
