@@ -213,15 +213,6 @@ func envelope(addr string, smtputf8 bool) (string, bool, error) {
 	return local + "@" + ascii, true, nil
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 // connect dials, secures, greets and authenticates.
 func (r *Relay) connect(ctx context.Context) (*smtp.Client, Caps, error) {
 	d := net.Dialer{Timeout: r.o.Timeout}

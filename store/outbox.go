@@ -223,3 +223,11 @@ func (q Q) OutboxCounts(ctx context.Context) (map[string]int64, error) {
 	}
 	return out, nil
 }
+
+// CountKindSince counts mail of one kind queued for an address since a
+// time, whatever became of it (for "one refusal a day").
+func (q Q) CountKindSince(ctx context.Context, email, kind string, since time.Time) (int, error) {
+	var n int
+	err := q.get(ctx, &n, "outbox-count-kind-since", email, kind, since.UTC())
+	return n, err
+}

@@ -61,3 +61,6 @@ SELECT * FROM outbox ORDER BY id DESC LIMIT ?;
 
 -- name: count-outbox-by-status
 SELECT status, COUNT(*) AS n FROM outbox GROUP BY status;
+
+-- name: outbox-count-kind-since
+SELECT COUNT(*) FROM outbox WHERE to_email = ? AND kind = ? AND created_at >= ?;
