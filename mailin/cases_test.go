@@ -11,6 +11,8 @@ type mailCase struct {
 	name  string
 	tweak func(*Options)
 	run   func(t *testing.T, h *harness)
+	acks  []string // acknowledgements expected, to these addresses (EXPECTED.md "ack to")
+	quiet bool     // "no outbound mail": nothing at all is queued
 }
 
 func want[T comparable](t *testing.T, what string, got, want T) {
@@ -73,7 +75,7 @@ func wantNoPerson(t *testing.T, h *harness, emails ...string) {
 }
 
 var mailCases = []mailCase{
-	{name: "01-outlook-thread-index", run: func(t *testing.T, h *harness) {
+	{name: "01-outlook-thread-index", acks: []string{"jane.doe@example.org"}, run: func(t *testing.T, h *harness) {
 		a := h.feed("01-a-outlook-original.eml")
 		wantOutcome(t, "01-a", a, OutcomeCreated)
 		want(t, "number", a.Request, int64(1001))
@@ -95,7 +97,7 @@ var mailCases = []mailCase{
 			t.Errorf("01-b full body lost its history: %q", ms[1].BodyText)
 		}
 	}},
-	{name: "02-tag-only", run: func(t *testing.T, h *harness) {
+	{name: "02-tag-only", acks: []string{"omar.haddad@example.net"}, run: func(t *testing.T, h *harness) {
 		wantOutcome(t, "02-a", h.feed("02-a-original.eml"), OutcomeCreated)
 		b := h.feed("02-b-new-mail-with-tag-only.eml")
 		wantOutcome(t, "02-b", b, OutcomeAppended)
@@ -109,7 +111,7 @@ var mailCases = []mailCase{
 			t.Errorf("02-b visible %q", v)
 		}
 	}},
-	{name: "03-localised-prefixes", run: func(t *testing.T, h *harness) {
+	{name: "03-localised-prefixes", acks: []string{"lars.nilsson@nordic.example.org"}, run: func(t *testing.T, h *harness) {
 		wantOutcome(t, "03-a", h.feed("03-a-original.eml"), OutcomeCreated)
 		wantOutcome(t, "03-b", h.feed("03-b-prefix-sv.eml"), OutcomeAppended)
 		wantOutcome(t, "03-c", h.feed("03-c-prefix-aw-wg.eml"), OutcomeAppended)
@@ -251,7 +253,7 @@ var mailCases = []mailCase{
 			t.Error("image001.png not rendered in place")
 		}
 	}},
-	{name: "19-display-names", run: func(t *testing.T, h *harness) {
+	{name: "19-display-names", acks: []string{"jane.doe@example.org"}, run: func(t *testing.T, h *harness) {
 		wantOutcome(t, "19", h.feed("19-display-names-commas-quotes.eml"), OutcomeCreated)
 		wantRequester(t, h, 1001, "jane.doe@example.org", "Doe, Jane (Facilities)")
 		fs := h.followers(1001)
@@ -268,7 +270,7 @@ var mailCases = []mailCase{
 			}
 		}
 	}},
-	{name: "20-own-addresses", run: func(t *testing.T, h *harness) {
+	{name: "20-own-addresses", acks: []string{"jane.doe@example.org", "jane.doe@example.org"}, run: func(t *testing.T, h *harness) {
 		wantOutcome(t, "20-a", h.feed("20-a-original.eml"), OutcomeCreated)
 		b := h.feed("20-b-plus-and-case-variants.eml")
 		wantOutcome(t, "20-b", b, OutcomeCreated)
@@ -288,17 +290,17 @@ var mailCases = []mailCase{
 		want(t, "bruno", fs["bruno.costa@example.net"], "Bruno Costa")
 		want(t, "people", len(h.people()), 3)
 	}},
-	{name: "22-sender-only", run: func(t *testing.T, h *harness) {
+	{name: "22-sender-only", acks: []string{"frontdesk@example.org"}, run: func(t *testing.T, h *harness) {
 		wantOutcome(t, "22", h.feed("22-no-from-only-sender.eml"), OutcomeCreated)
 		wantRequester(t, h, 1001, "frontdesk@example.org", "Front Desk")
 		want(t, "subject", h.request(1001).Subject, "Visitor reports broken step at main entrance")
 	}},
-	{name: "23-web-form-reply-to", run: func(t *testing.T, h *harness) {
+	{name: "23-web-form-reply-to", acks: []string{"tom.tenant@example.net"}, run: func(t *testing.T, h *harness) {
 		wantOutcome(t, "23", h.feed("23-reply-to-web-form.eml"), OutcomeCreated)
 		wantRequester(t, h, 1001, "tom.tenant@example.net", "Tom Tenant")
 		wantNoPerson(t, h, "noreply@forms.example.net")
 	}},
-	{name: "25-out-of-office", run: func(t *testing.T, h *harness) {
+	{name: "25-out-of-office", acks: []string{"jane.doe@example.org"}, run: func(t *testing.T, h *harness) {
 		h.feed("01-a-outlook-original.eml")
 		res := h.feed("25-ooo-auto-submitted.eml")
 		wantOutcome(t, "25", res, OutcomeAutoReply)
@@ -307,7 +309,7 @@ var mailCases = []mailCase{
 		m := h.message(res.MessageID)
 		want(t, "auto", m.Auto, true)
 	}},
-	{name: "27-dsn-bounce", run: func(t *testing.T, h *harness) {
+	{name: "27-dsn-bounce", acks: []string{"jane.doe@example.org"}, run: func(t *testing.T, h *harness) {
 		h.feed("19-display-names-commas-quotes.eml")
 		res := h.feed("27-dsn-bounce.eml")
 		wantOutcome(t, "27", res, OutcomeBounce)
@@ -324,7 +326,7 @@ var mailCases = []mailCase{
 			t.Errorf("no undeliverable event naming bob, failed, 5.1.1: %+v", es)
 		}
 	}},
-	{name: "29-missing-message-id", run: func(t *testing.T, h *harness) {
+	{name: "29-missing-message-id", acks: []string{"kevin.osei@example.net"}, run: func(t *testing.T, h *harness) {
 		a := h.feed("29-missing-message-id.eml")
 		wantOutcome(t, "29 first", a, OutcomeCreated)
 		wantRequester(t, h, 1001, "kevin.osei@example.net", "")
@@ -334,7 +336,7 @@ var mailCases = []mailCase{
 		want(t, "same id", b.MessageID, a.MessageID)
 		wantRequestCount(t, h, 1)
 	}},
-	{name: "30-duplicate-delivery", run: func(t *testing.T, h *harness) {
+	{name: "30-duplicate-delivery", acks: []string{"mia.wong@example.org"}, run: func(t *testing.T, h *harness) {
 		wantOutcome(t, "30-a", h.feed("30-a-duplicate-delivery-to.eml"), OutcomeCreated)
 		wantOutcome(t, "30-b", h.feed("30-b-duplicate-delivery-cc-alias.eml"), OutcomeDuplicate)
 		wantRequestCount(t, h, 1)
@@ -402,7 +404,7 @@ var mailCases = []mailCase{
 		}
 		want(t, "subject", h.request(1001).Subject, "Coffee machine leaking")
 	}},
-	{name: "35-exchange-notice", run: func(t *testing.T, h *harness) {
+	{name: "35-exchange-notice", quiet: true, run: func(t *testing.T, h *harness) {
 		res := h.feed("35-exchange-imap-retrieval-failed.eml")
 		wantOutcome(t, "35", res, OutcomeHeld)
 		wantRequestCount(t, h, 0)
@@ -423,6 +425,7 @@ func TestCases(t *testing.T) {
 			t.Run(via+"/"+c.name, func(t *testing.T) {
 				h := newHarness(t, via, c.tweak)
 				c.run(t, h)
+				checkOutbound(t, h, c)
 			})
 		}
 	}
@@ -484,4 +487,31 @@ func TestForgedOwnMessageID(t *testing.T) {
 	want(t, "outcome", r.Outcome, OutcomeCreated)
 	r = h.feedBytes("loop", []byte("From: Maintenance <maintenance@example.com>\r\nTo: maintenance@example.com\r\nSubject: Loop\r\nMessage-ID: <req-1001.10@maint.example.com>\r\n\r\nx\r\n"))
 	want(t, "own From", r.Outcome, OutcomeHeld)
+}
+
+// checkOutbound checks the outbound expectations of EXPECTED.md on what the
+// case queued: acknowledgements to the right people only, none for
+// follow-ups, auto-replies, bounces or duplicates, nothing to our own or
+// no-reply addresses.
+func checkOutbound(t *testing.T, h *harness, c mailCase) {
+	t.Helper()
+	rows, err := h.st.Outbox(h.ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acks []string
+	for _, r := range rows {
+		if caseIdentity.IsOwn(r.ToEmail) || IsNoReply(r.ToEmail) || notAPerson(r.ToEmail) {
+			t.Errorf("mail queued to %s (%s)", r.ToEmail, r.Kind)
+		}
+		if r.Kind == "ack" {
+			acks = append([]string{r.ToEmail}, acks...) // Outbox is newest first
+		}
+	}
+	if c.quiet && len(rows) > 0 {
+		t.Errorf("no outbound mail expected, got %d (first: %s to %s)", len(rows), rows[0].Kind, rows[0].ToEmail)
+	}
+	if c.acks != nil && strings.Join(acks, ",") != strings.Join(c.acks, ",") {
+		t.Errorf("acks to %q, want %q", acks, c.acks)
+	}
 }
