@@ -72,6 +72,8 @@ func (in *Ingester) apply(ctx context.Context, tx *store.Tx, j *job) (Result, er
 		res, err = in.hold(ctx, tx, j, "no sender address")
 	case d.Postmaster:
 		res, err = in.hold(ctx, tx, j, "addressed to postmaster")
+	case in.unfollowToken(j) != "":
+		res, err = in.applyUnfollow(ctx, tx, j)
 	default:
 		res, err = in.applyPerson(ctx, tx, j)
 	}

@@ -46,8 +46,13 @@ func Renderer(o RenderOptions) func(store.OutboxRow) ([]byte, error) {
 			InReplyTo: row.InReplyTo, References: strings.Fields(row.Refs),
 			Subject: r.Subject, Text: r.Text, HTML: r.HTML,
 		}
-		if d.RequestNumber != 0 && d.StatusURL != "" {
-			m.ListUnsubscribe = d.StatusURL // the page lets them stop following (and says how)
+		if d.RequestNumber != 0 && o.Signer != nil {
+			// RFC 2369: a mail to this address (signed for this recipient)
+			// stops the updates of this request.
+			local, domain, _ := strings.Cut(o.From.Email, "@")
+			if t := o.Signer.ReplyToken(d.RequestNumber, row.ToEmail); t != "" {
+				m.ListUnsubscribe = "mailto:" + local + "+" + rules.UnfollowPrefix + t + "@" + domain + "?subject=unfollow"
+			}
 		}
 		opt := Options{From: o.From, SMTPUTF8: o.SMTPUTF8}
 		if o.Signer != nil {

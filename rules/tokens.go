@@ -195,3 +195,8 @@ func normalEmail(e string) string {
 	}
 	return e
 }
+
+// UnfollowPrefix marks the sub-address of an unfollow request (RFC 2369
+// List-Unsubscribe): mail to address+unfollow.<reply token>@domain from the
+// token's owner stops the updates of that request.
+const UnfollowPrefix = "unfollow."

@@ -353,3 +353,9 @@ func (q Q) SetFollowerReason(ctx context.Context, request, person int64, reason 
 	_, err := q.exec(ctx, "set-follower-reason", reason, request, person)
 	return err
 }
+
+// RemoveFollower stops a person following a request.
+func (q Q) RemoveFollower(ctx context.Context, request, person int64) error {
+	_, err := q.exec(ctx, "delete-follower", request, person)
+	return err
+}

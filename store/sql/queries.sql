@@ -138,3 +138,6 @@ SELECT message_id FROM messages WHERE request_id = ? ORDER BY id LIMIT 1;
 
 -- name: set-follower-reason
 UPDATE followers SET reason = ? WHERE request_id = ? AND person_id = ?;
+
+-- name: delete-follower
+DELETE FROM followers WHERE request_id = ? AND person_id = ?;
