@@ -70,6 +70,9 @@ func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error
 		row.OutMessageID = fmt.Sprintf("tikkit.%s@%s", randomHex(10), in.msgidDomain())
 	}
 	row.Subject = o.data.Subject
+	if row.Subject == "" {
+		row.Subject = "(" + string(o.kind) + ")" // mail about a person; the template words it
+	}
 	sent, err := tx.CountAutomaticSince(ctx, o.to.Email, now.Add(-24*time.Hour))
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tikkit/tikkit/mailin"
 	"github.com/tikkit/tikkit/store"
+	"github.com/tikkit/tikkit/templates"
 )
 
 // personAdd adds a person, or makes an existing one staff or admin.
@@ -97,11 +98,29 @@ func personStatus(ctx context.Context, a *admin, status, event string) int {
 	}
 	was := p.Status
 	p.Status = status
+	// The person is told of approval or denial (not of a block), by a mail
+	// queued in the same transaction; the daemon delivers it.
+	kind := map[string]templates.Kind{"approved": templates.Approved, "denied": templates.Denied}[event]
+	var in *mailin.Ingester
+	if kind != "" && p.Kind != "staff" {
+		signer, ok := a.signer(a.stderr)
+		if !ok {
+			return exitTempFail
+		}
+		in = mailin.NewIngester(a.st, a.ingestOptions(signer))
+		defer in.Close()
+	}
 	err := a.st.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.UpdatePerson(ctx, p); err != nil {
 			return err
 		}
-		return tx.AddEvent(ctx, 0, p.ID, 0, event, "by CLI")
+		if err := tx.AddEvent(ctx, 0, p.ID, 0, event, "by CLI"); err != nil {
+			return err
+		}
+		if in != nil {
+			return in.QueuePersonMail(ctx, tx, p, kind)
+		}
+		return nil
 	})
 	if err != nil {
 		return a.fail(err)
