@@ -35,6 +35,9 @@ func okStats(context.Context) (Stats, error) {
 		HeldMessages:   0,
 		TotalMessages:  31337,
 		LastMessageAt:  testNow.Add(-5 * time.Minute),
+		OutboxQueued:   3,
+		OutboxSent:     812,
+		OutboxFailed:   0,
 	}, nil
 }
 
@@ -76,6 +79,7 @@ func TestStatusPage(t *testing.T) {
 		"<b>17</b><span>open requests", "<b>4242</b><span>closed requests",
 		"<b>93</b><span>messages today", "<b>31337</b><span>messages in total",
 		"<b>0</b><span>held messages", "smtp", "127.0.0.1:2525", "pill ok",
+		"<b>3</b><span>outbound waiting", "<b>812</b><span>outbound sent", "<b>0</b><span>outbound failed",
 		"2026-05-04 15:25 UTC (5 min ago)",
 	)
 	if strings.Contains(body, "@") {

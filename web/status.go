@@ -14,6 +14,9 @@ type Stats struct {
 	ClosedRequests int64
 	MessagesToday  int64 // inbound messages received since local midnight
 	HeldMessages   int64 // kept but unparseable or otherwise held for an operator
+	OutboxQueued   int64 // outbound mail waiting (queued or being sent)
+	OutboxSent     int64 // outbound mail delivered
+	OutboxFailed   int64 // outbound mail that failed for good
 	TotalMessages  int64
 	LastMessageAt  time.Time // zero when no message was ever received
 }

@@ -134,8 +134,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 			Stats: func(ctx context.Context) (web.Stats, error) {
 				y, m, d := time.Now().Date()
 				s, err := st.Stats(ctx, time.Date(y, m, d, 0, 0, 0, 0, time.Local))
+				if err != nil {
+					return web.Stats{}, err
+				}
+				ob, err := st.OutboxCounts(ctx)
 				return web.Stats{OpenRequests: s.OpenRequests, ClosedRequests: s.ClosedRequests, MessagesToday: s.MessagesToday,
-					HeldMessages: s.HeldMessages, TotalMessages: s.TotalMessages, LastMessageAt: s.LastMessageAt}, err
+					HeldMessages: s.HeldMessages, TotalMessages: s.TotalMessages, LastMessageAt: s.LastMessageAt,
+					OutboxQueued: ob["queued"] + ob["sending"], OutboxSent: ob["sent"], OutboxFailed: ob["failed"]}, err
 			},
 			Listeners: func() []web.Listener {
 				var out []web.Listener
