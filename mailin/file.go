@@ -134,6 +134,7 @@ type filing struct {
 	msg               int64
 	events            []event
 
+	requester          store.Person   // of a request this mail created
 	oldState, newState string         // set when a command closed or reopened the request
 	welcomed           []store.Person // accounts this mail created from its recipients
 	notes              []string       // for the people told: attachments not stored …
@@ -196,7 +197,7 @@ func (f *filing) create(ctx context.Context, cmds []rules.Command) (store.Reques
 	if _, err := tx.AddFollower(ctx, req.ID, requester.ID, "requester"); err != nil {
 		return req, err
 	}
-	f.req = req
+	f.req, f.requester = req, requester
 	if err := f.chooseLocation(ctx, requester, cmds); err != nil {
 		return req, err
 	}
@@ -355,6 +356,7 @@ func (f *filing) run(ctx context.Context, cmds []rules.Command, errs []rules.Com
 				}
 				err = tx.SetRequester(ctx, req.ID, person.ID)
 				req.RequesterID = person.ID
+				f.requester = person
 				f.note("requester", "%s", person.Email)
 				if err == nil {
 					if _, err = tx.AddFollower(ctx, req.ID, person.ID, "requester"); err == nil {

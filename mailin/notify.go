@@ -57,9 +57,12 @@ func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error
 			return err
 		}
 		row.OutMessageID = fmt.Sprintf("req-%d.%s@%s", o.req.Number, randomHex(8), in.msgidDomain())
-		root, err := tx.RequestRootMessageID(ctx, o.req.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+		root := o.refID // a new request's root is the mail that opened it
+		if o.kind != templates.Ack {
+			var err error
+			if root, err = tx.RequestRootMessageID(ctx, o.req.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 		}
 		refs := uniqueStrings(root, o.refID)
 		row.Refs = strings.Join(refs, " ")
@@ -73,7 +76,7 @@ func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error
 	if row.Subject == "" {
 		row.Subject = "(" + string(o.kind) + ")" // mail about a person; the template words it
 	}
-	sent, err := tx.CountAutomaticSince(ctx, o.to.Email, now.Add(-24*time.Hour))
+	sent, err := tx.CountAutomaticSince(ctx, o.to.Email, now.Add(-24*time.Hour), in.opt.Limits.PerAddressPerDay)
 	if err != nil {
 		return err
 	}
@@ -118,22 +121,26 @@ func (in *Ingester) msgidDomain() string {
 	return d
 }
 
-// notifyFollowers queues mail about a change to everyone rules.Notify names.
+// notifyFollowers queues mail about a change to everyone rules.Notify
+// names among the request's followers (for a new request: its requester).
 func (f *filing) notifyFollowers(ctx context.Context, kind templates.Kind, change rules.Change, data templates.Data) error {
-	fs, err := f.tx.Followers(ctx, f.req.ID)
-	if err != nil {
-		return err
+	var fs []store.Follower
+	if change.Kind == rules.ChangeCreated {
+		r := f.requester
+		fs = []store.Follower{{PersonID: r.ID, Email: r.Email, Name: r.Name, Kind: r.Kind, Status: r.Status,
+			Undeliverable: r.Undeliverable, Reason: rules.ReasonRequester}}
+	} else {
+		var err error
+		if fs, err = f.tx.Followers(ctx, f.req.ID); err != nil {
+			return err
+		}
 	}
 	people := make([]rules.Person, 0, len(fs))
 	byID := map[int64]store.Person{}
 	for _, fl := range fs {
-		p, err := f.tx.PersonByID(ctx, fl.PersonID)
-		if err != nil {
-			return err
-		}
-		byID[p.ID] = p
-		people = append(people, rules.Person{ID: p.ID, Email: p.Email, Kind: p.Kind, Status: p.Status,
-			Undeliverable: p.Undeliverable, Own: f.in.opt.Identity.IsOwn(p.Email), NoReply: notAPerson(p.Email), Reason: fl.Reason})
+		byID[fl.PersonID] = store.Person{ID: fl.PersonID, Email: fl.Email, Name: fl.Name, Kind: fl.Kind, Status: fl.Status, Undeliverable: fl.Undeliverable}
+		people = append(people, rules.Person{ID: fl.PersonID, Email: fl.Email, Kind: fl.Kind, Status: fl.Status,
+			Undeliverable: fl.Undeliverable, Own: f.in.opt.Identity.IsOwn(fl.Email), NoReply: notAPerson(fl.Email), Reason: fl.Reason})
 	}
 	for _, r := range rules.Notify(change, people) {
 		if err := f.in.enqueue(ctx, f.tx, outgoing{kind: kind, req: &f.req, to: byID[r.ID], cause: f.msg, refID: f.j.p.MessageID, data: data}); err != nil {

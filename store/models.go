@@ -42,6 +42,8 @@ type Follower struct {
 	Kind     string `db:"kind"`
 	Status   string `db:"status"`
 	Reason   string `db:"reason"` // requester | cc | forwarded | staff-added | commented
+
+	Undeliverable bool `db:"undeliverable"`
 }
 
 // Message is one stored mail, in or out.

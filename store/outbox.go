@@ -187,9 +187,14 @@ func (q Q) NextDue(ctx context.Context) (time.Time, error) {
 
 // CountAutomaticSince counts automatic mail queued, in delivery or sent to
 // an address since a time (RFC 3834 §2: limit automatic responses).
-func (q Q) CountAutomaticSince(ctx context.Context, email string, since time.Time) (int, error) {
+//
+// It counts at most max (the limit the caller checks against; <= 0: no bound).
+func (q Q) CountAutomaticSince(ctx context.Context, email string, since time.Time, max int) (int, error) {
+	if max <= 0 {
+		max = 1 << 30
+	}
 	var n int
-	err := q.get(ctx, &n, "count-outbox-automatic-since", email, since.UTC())
+	err := q.get(ctx, &n, "count-outbox-automatic-since", email, since.UTC(), max)
 	return n, err
 }
 

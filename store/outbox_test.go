@@ -257,7 +257,7 @@ func TestOutboxCountsAndList(t *testing.T) {
 		t.Fatal(err)
 	}
 	since := t0.Add(-time.Minute)
-	if n, err := s.CountAutomaticSince(ctx, "jane@example.org", since); err != nil || n != 1 {
+	if n, err := s.CountAutomaticSince(ctx, "jane@example.org", since, 0); err != nil || n != 1 {
 		t.Errorf("CountAutomaticSince = %d, %v; want 1 (not old, manual, suppressed, failed or other)", n, err)
 	}
 	if n, err := s.CountAllSince(ctx, since); err != nil || n != 3 {

@@ -49,8 +49,11 @@ SELECT next_attempt_at FROM outbox WHERE status = 'queued' ORDER BY next_attempt
 SELECT claimed_until FROM outbox WHERE status = 'sending' ORDER BY claimed_until LIMIT 1;
 
 -- name: count-outbox-automatic-since
-SELECT COUNT(*) FROM outbox
-WHERE to_email = ? AND created_at >= ? AND automatic = 1 AND status IN ('queued', 'sending', 'sent');
+-- Bounded: the caller only needs to know whether the limit is reached, so a
+-- flood of mail to one address costs no more than the limit.
+SELECT COUNT(*) FROM (SELECT 1 FROM outbox
+    WHERE to_email = ? AND created_at >= ? AND automatic = 1 AND status IN ('queued', 'sending', 'sent')
+    LIMIT ?) AS recent;
 
 -- name: count-outbox-since
 SELECT COUNT(*) FROM outbox

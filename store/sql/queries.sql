@@ -55,7 +55,7 @@ INSERT INTO followers (request_id, person_id, reason, created_at) VALUES (?, ?, 
 ON CONFLICT (request_id, person_id) DO NOTHING;
 
 -- name: request-followers
-SELECT p.id, p.email, p.name, p.kind, p.status, f.reason
+SELECT p.id, p.email, p.name, p.kind, p.status, p.undeliverable, f.reason
 FROM followers f JOIN people p ON p.id = f.person_id
 WHERE f.request_id = ? ORDER BY f.created_at, p.id;
 

@@ -1,0 +1,5 @@
+-- The per-address daily limit counts recent automatic mail that went (or
+-- goes) out; suppressed and failed rows are not in this index, so a flood
+-- of suppressed mail to one address does not slow the count.
+CREATE INDEX outbox_recent_auto ON outbox(to_email, created_at)
+    WHERE automatic = 1 AND status IN ('queued', 'sending', 'sent');
