@@ -40,12 +40,14 @@ func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error
 	}
 	now := time.Now().UTC()
 	row := store.OutboxRow{
-		Kind:          string(o.kind),
-		PersonID:      nullID(o.to.ID),
-		CauseID:       nullID(o.cause),
-		ToEmail:       o.to.Email,
-		ToName:        o.to.Name,
-		Automatic:     true,
+		Kind:     string(o.kind),
+		PersonID: nullID(o.to.ID),
+		CauseID:  nullID(o.cause),
+		ToEmail:  o.to.Email,
+		ToName:   o.to.Name,
+		// A staff member's reply is a person's answer: it does not count
+		// toward, and is never held back by, the automatic-mail limits.
+		Automatic:     o.kind != templates.Reply,
 		Status:        "queued",
 		NextAttemptAt: now,
 	}
@@ -76,11 +78,14 @@ func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error
 	if row.Subject == "" {
 		row.Subject = "(" + string(o.kind) + ")" // mail about a person; the template words it
 	}
-	sent, err := tx.CountAutomaticSince(ctx, o.to.Email, now.Add(-24*time.Hour), in.opt.Limits.PerAddressPerDay)
-	if err != nil {
-		return err
+	sent := 0
+	if row.Automatic {
+		var err error
+		if sent, err = tx.CountAutomaticSince(ctx, o.to.Email, now.Add(-24*time.Hour), in.opt.Limits.PerAddressPerDay); err != nil {
+			return err
+		}
 	}
-	if ok, reason := in.opt.Limits.AllowAutomatic(sent, in.sentRecently.count(now)); !ok {
+	if ok, reason := in.opt.Limits.AllowAutomatic(sent, in.sentRecently.count(now)); row.Automatic && !ok {
 		row.Status, row.LastError = "suppressed", reason
 		in.log.Warn("mailin: automatic mail suppressed", "to", o.to.Email, "kind", string(o.kind), "reason", reason)
 	} else {

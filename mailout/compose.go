@@ -162,12 +162,14 @@ func headerFields(m Mail, opt Options) ([]field, error) {
 	if refs := references(m.References, inReplyTo, m.MessageID); len(refs) > 0 {
 		fs = append(fs, field{"References", "<" + strings.Join(refs, "> <") + ">"})
 	}
-	fs = append(fs,
-		// RFC 3834 §5: auto-replied for responses to a message, else auto-generated.
-		field{"Auto-Submitted", autoSubmitted(m.Kind)},
-		// Exchange/Outlook: no out-of-office or read receipts for this mail.
-		field{"X-Auto-Response-Suppress", "All"},
-	)
+	// RFC 3834 §5: auto-replied for responses to a message, auto-generated
+	// for notices; a staff member's reply relayed to occupants is a person's
+	// answer and carries neither.
+	if as := autoSubmitted(m.Kind); as != "" {
+		fs = append(fs, field{"Auto-Submitted", as})
+	}
+	// Exchange/Outlook: no out-of-office or read receipts for this mail.
+	fs = append(fs, field{"X-Auto-Response-Suppress", "All"})
 	if unsub != "" {
 		fs = append(fs, field{"List-Unsubscribe", "<" + unsub + ">"})
 		// RFC 8058 §3.1: one-click only for an HTTPS URI.
@@ -264,8 +266,11 @@ func boundary(msgID string) string {
 
 // autoSubmitted returns the RFC 3834 §5 keyword for a template kind.
 func autoSubmitted(kind string) string {
-	if kind == "ack" {
+	switch kind {
+	case "ack":
 		return "auto-replied"
+	case "reply":
+		return ""
 	}
 	return "auto-generated"
 }

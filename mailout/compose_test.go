@@ -421,7 +421,7 @@ func TestComposeReplyToNil(t *testing.T) {
 
 func TestComposeAutoSubmitted(t *testing.T) {
 	for kind, want := range map[string]string{
-		"ack": "auto-replied", "update": "auto-generated", "reply": "auto-generated",
+		"ack": "auto-replied", "update": "auto-generated", "reply": "", // a person's answer, relayed
 		"closed": "auto-generated", "welcome": "auto-generated", "refusal": "auto-generated", "": "auto-generated",
 	} {
 		m := testMail()

@@ -66,4 +66,5 @@ SELECT * FROM outbox ORDER BY id DESC LIMIT ?;
 SELECT status, COUNT(*) AS n FROM outbox GROUP BY status;
 
 -- name: outbox-count-kind-since
-SELECT COUNT(*) FROM outbox WHERE to_email = ? AND kind = ? AND created_at >= ?;
+SELECT COUNT(*) FROM outbox WHERE to_email = ? AND created_at >= ? AND kind = ?
+    AND automatic = 1 AND status IN ('queued', 'sending', 'sent');
