@@ -236,3 +236,11 @@ func (q Q) CountKindSince(ctx context.Context, email, kind string, since time.Ti
 	err := q.get(ctx, &n, "outbox-count-kind-since", email, kind, since.UTC())
 	return n, err
 }
+
+// ReleaseClaims puts every row left 'sending' back in the queue, due now:
+// for a daemon starting on its own data directory, those were claimed by a
+// process that stopped mid-delivery. (A relay that accepted the mail just
+// before the stop gets it again, with the same Message-ID.)
+func (s *Store) ReleaseClaims(ctx context.Context, now time.Time) (int64, error) {
+	return s.exec(ctx, "release-outbox-claims", now.UTC())
+}

@@ -72,6 +72,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 	sentMetric := web.NewCounterVec("tikkit_outbound_attempts_total", "Outbound delivery attempts, by result.", "result")
 	reg.MustRegister(sentMetric, outboxGauge(st))
 	out.Observe = func(status string) { sentMetric.With(status).Inc() }
+	// One daemon per data directory: deliveries a stopped daemon left half
+	// done are due again now, not when their lease runs out.
+	if n, err := st.ReleaseClaims(context.Background(), time.Now()); err != nil {
+		return err
+	} else if n > 0 {
+		log.Warn("outbound: retrying deliveries interrupted by the last stop", slog.Int64("messages", n))
+	}
 	worker := mailout.NewWorker(out)
 	opt := c.ingestOptions(signer)
 	opt.OnQueued = worker.Notify

@@ -68,3 +68,7 @@ SELECT status, COUNT(*) AS n FROM outbox GROUP BY status;
 -- name: outbox-count-kind-since
 SELECT COUNT(*) FROM outbox WHERE to_email = ? AND created_at >= ? AND kind = ?
     AND automatic = 1 AND status IN ('queued', 'sending', 'sent');
+
+-- name: release-outbox-claims
+UPDATE outbox SET status = 'queued', claimed_until = NULL, next_attempt_at = ?
+WHERE status = 'sending';
