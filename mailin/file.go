@@ -135,6 +135,7 @@ type filing struct {
 	events            []event
 
 	requester          store.Person   // of a request this mail created
+	labels             []string       // labels this mail's commands added
 	oldState, newState string         // set when a command closed or reopened the request
 	welcomed           []store.Person // accounts this mail created from its recipients
 	notes              []string       // for the people told: attachments not stored …
@@ -340,6 +341,7 @@ func (f *filing) run(ctx context.Context, cmds []rules.Command, errs []rules.Com
 			f.note("priority", "%s", c.Arg)
 		case "label":
 			err = tx.AddLabel(ctx, req.ID, c.Arg)
+			f.labels = append(f.labels, c.Arg)
 			f.note("label", "%s", c.Arg)
 		case "requester", "follow":
 			var person store.Person

@@ -120,8 +120,9 @@ type Ingester struct {
 	closed  bool
 	parsing atomic.Int64 // messages between arrival and the queue
 
-	queued       bool   // this batch queued outbound mail (committer only)
-	sentRecently window // automatic mail queued in the last hour
+	queued       bool       // this batch queued outbound mail (committer only)
+	sentRecently window     // automatic mail queued in the last hour
+	perAddress   addressLog // automatic mail per address in the last 24 hours
 }
 
 type job struct {

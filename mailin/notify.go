@@ -81,7 +81,7 @@ func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error
 	sent := 0
 	if row.Automatic {
 		var err error
-		if sent, err = tx.CountAutomaticSince(ctx, o.to.Email, now.Add(-24*time.Hour), in.opt.Limits.PerAddressPerDay); err != nil {
+		if sent, err = in.perAddress.count(ctx, tx, o.to.Email, now, in.opt.Limits.PerAddressPerDay); err != nil {
 			return err
 		}
 	}
@@ -90,6 +90,9 @@ func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error
 		in.log.Warn("mailin: automatic mail suppressed", "to", o.to.Email, "kind", string(o.kind), "reason", reason)
 	} else {
 		in.sentRecently.add(now)
+		if row.Automatic {
+			in.perAddress.add(o.to.Email, now)
+		}
 		in.queued = true
 	}
 	b, err := json.Marshal(o.data)
@@ -112,6 +115,9 @@ func (in *Ingester) requestData(ctx context.Context, tx *store.Tx, r *store.Requ
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+	}
+	if d.Labels != nil {
+		return nil // known already (a request this mail opened)
 	}
 	labels, err := tx.Labels(ctx, r.ID)
 	d.Labels = labels
@@ -166,6 +172,7 @@ func (f *filing) announce(ctx context.Context, created, internal bool, pending b
 	case created:
 		change.Kind, kind = "created", templates.Ack
 		data.Text = ""
+		data.Labels = append([]string{}, f.labels...) // a new request has only this mail's
 	case f.newState != "":
 		change.Kind = f.newState
 		kind = map[string]templates.Kind{"closed": templates.Closed, "reopened": templates.Reopened}[f.newState]
@@ -232,6 +239,55 @@ func uniqueStrings(ss ...string) []string {
 		}
 	}
 	return out
+}
+
+// addressLog remembers, per address, when automatic mail was queued in the
+// last 24 hours, so the per-address limit costs no query on the hot path.
+// An address not seen since start is counted in the outbox once (those
+// mails are taken as sent just now: the cache may overcount, never under).
+type addressLog struct {
+	mu sync.Mutex
+	m  map[string][]time.Time
+}
+
+// maxAddresses bounds the cache; past it, it starts over (from the outbox).
+const maxAddresses = 100000
+
+func (l *addressLog) count(ctx context.Context, tx *store.Tx, email string, now time.Time, max int) (int, error) {
+	l.mu.Lock()
+	ts, ok := l.m[email]
+	l.mu.Unlock()
+	if !ok {
+		n, err := tx.CountAutomaticSince(ctx, email, now.Add(-24*time.Hour), max)
+		if err != nil {
+			return 0, err
+		}
+		ts = make([]time.Time, n)
+		for i := range ts {
+			ts[i] = now
+		}
+	}
+	cut := 0
+	for cut < len(ts) && now.Sub(ts[cut]) >= 24*time.Hour {
+		cut++
+	}
+	ts = ts[cut:]
+	l.mu.Lock()
+	if l.m == nil || len(l.m) > maxAddresses {
+		l.m = map[string][]time.Time{}
+	}
+	l.m[email] = ts
+	l.mu.Unlock()
+	return len(ts), nil
+}
+
+func (l *addressLog) add(email string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string][]time.Time{}
+	}
+	l.m[email] = append(l.m[email], now)
 }
 
 // window counts events in the last hour, in one-minute buckets: the global
