@@ -393,6 +393,10 @@ func (f *filing) addRecipients(ctx context.Context) error {
 		}
 		seen[a.Email] = true
 		r := rules.Recipient{Email: a.Email, Own: f.in.opt.Identity.IsOwn(a.Email), NoReply: notAPerson(a.Email)}
+		if r.Own || r.NoReply {
+			rs = append(rs, r) // never followers: no need to look them up
+			continue
+		}
 		if p, err := f.tx.PersonByEmail(ctx, a.Email); err == nil {
 			r.Known, r.Status = true, p.Status
 		} else if !errors.Is(err, store.ErrNotFound) {

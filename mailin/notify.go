@@ -87,7 +87,10 @@ func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error
 	}
 	if ok, reason := in.opt.Limits.AllowAutomatic(sent, in.sentRecently.count(now)); row.Automatic && !ok {
 		row.Status, row.LastError = "suppressed", reason
-		in.log.Warn("mailin: automatic mail suppressed", "to", o.to.Email, "kind", string(o.kind), "reason", reason)
+		if in.perAddress.firstWarning(o.to.Email, now) {
+			in.log.Warn("mailin: automatic mail suppressed (logged once a day per address; see tikkitd outbox)",
+				"to", o.to.Email, "kind", string(o.kind), "reason", reason)
+		}
 	} else {
 		in.sentRecently.add(now)
 		if row.Automatic {
@@ -246,8 +249,24 @@ func uniqueStrings(ss ...string) []string {
 // An address not seen since start is counted in the outbox once (those
 // mails are taken as sent just now: the cache may overcount, never under).
 type addressLog struct {
-	mu sync.Mutex
-	m  map[string][]time.Time
+	mu     sync.Mutex
+	m      map[string][]time.Time
+	warned map[string]time.Time // last "suppressed" warning per address
+}
+
+// firstWarning reports whether a suppression for email is worth a log line:
+// the first in 24 hours.
+func (l *addressLog) firstWarning(email string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.warned == nil || len(l.warned) > maxAddresses {
+		l.warned = map[string]time.Time{}
+	}
+	if t, ok := l.warned[email]; ok && now.Sub(t) < 24*time.Hour {
+		return false
+	}
+	l.warned[email] = now
+	return true
 }
 
 // maxAddresses bounds the cache; past it, it starts over (from the outbox).

@@ -42,7 +42,7 @@ UPDATE requests SET thread_key = ? WHERE id = ? AND thread_key = '';
 SELECT * FROM requests WHERE thread_key = ? ORDER BY id DESC;
 
 -- name: open-requests-by-subject
-SELECT * FROM requests WHERE requester_id = ? AND norm_subject = ? AND state = 'open' AND updated_at >= ? ORDER BY id DESC;
+SELECT * FROM requests WHERE requester_id = ? AND norm_subject = ? AND state = 'open' AND updated_at >= ? ORDER BY id DESC LIMIT 1;
 
 -- name: list-requests
 SELECT * FROM requests ORDER BY number;
