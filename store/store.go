@@ -44,6 +44,10 @@ type Q struct {
 	s   *Store
 	ext sqlx.ExtContext
 	tx  *sqlx.Tx // nil outside a transaction
+	// The statements bound to tx so far: a batch transaction runs the same
+	// few statements many times, and binding one costs allocations.
+	txStmts map[string]*sqlx.Stmt
+	txNamed map[string]*sqlx.NamedStmt
 }
 
 // Open opens (creating when needed) the database and blob store in dataDir
@@ -222,7 +226,12 @@ func (q Q) stmt(name string) *sqlx.Stmt {
 		panic("store: unknown query " + name) // programming error, caught by tests
 	}
 	if q.tx != nil {
-		return q.tx.Stmtx(st)
+		if b, ok := q.txStmts[name]; ok {
+			return b
+		}
+		b := q.tx.Stmtx(st)
+		q.txStmts[name] = b
+		return b
 	}
 	return st
 }
@@ -268,7 +277,13 @@ func (q Q) insertNamed(ctx context.Context, name string, arg any) (int64, error)
 		panic("store: unknown named query " + name)
 	}
 	if q.tx != nil {
-		st = q.tx.NamedStmtContext(ctx, st)
+		if b, ok := q.txNamed[name]; ok {
+			st = b
+		} else {
+			b = q.tx.NamedStmtContext(ctx, st)
+			q.txNamed[name] = b
+			st = b
+		}
 	}
 	var id int64
 	if err := st.QueryRowxContext(ctx, arg).Scan(&id); err != nil {
@@ -290,7 +305,7 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
-	return &Tx{Q: Q{s: s, ext: tx, tx: tx}}, nil
+	return &Tx{Q: Q{s: s, ext: tx, tx: tx, txStmts: map[string]*sqlx.Stmt{}, txNamed: map[string]*sqlx.NamedStmt{}}}, nil
 }
 
 // Commit commits the transaction.
