@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/tikkit/tikkit/rules"
 	"github.com/tikkit/tikkit/store"
@@ -76,9 +78,31 @@ func (in *Ingester) admit(ctx context.Context, tx *store.Tx, j *job) (store.Pers
 	return p, v, nil
 }
 
-// isStaff looks the sender up outside the transaction: only to decide
-// whether their mail must be authenticated (staff powers need proof).
+// isStaff says, outside the transaction, whether the sender is staff: only
+// to decide whether their mail must be authenticated (staff powers need
+// proof). The staff list is cached for staffCacheTTL; a staff member added
+// since is not checked, so their mail gets no staff powers yet — the safe way.
 func (in *Ingester) isStaff(email string) bool {
-	p, err := in.st.PersonByEmail(context.Background(), email)
-	return err == nil && p.Kind == "staff"
+	in.staff.mu.Lock()
+	defer in.staff.mu.Unlock()
+	if time.Since(in.staff.loaded) > staffCacheTTL {
+		emails, err := in.st.StaffEmails(context.Background())
+		if err != nil {
+			return false
+		}
+		in.staff.set = map[string]bool{}
+		for _, e := range emails {
+			in.staff.set[e] = true
+		}
+		in.staff.loaded = time.Now()
+	}
+	return in.staff.set[email]
+}
+
+const staffCacheTTL = 10 * time.Second
+
+type staffCache struct {
+	mu     sync.Mutex
+	set    map[string]bool
+	loaded time.Time
 }

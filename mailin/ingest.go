@@ -123,6 +123,7 @@ type Ingester struct {
 	queued       bool       // this batch queued outbound mail (committer only)
 	sentRecently window     // automatic mail queued in the last hour
 	perAddress   addressLog // automatic mail per address in the last 24 hours
+	staff        staffCache
 }
 
 type job struct {

@@ -359,3 +359,10 @@ func (q Q) RemoveFollower(ctx context.Context, request, person int64) error {
 	_, err := q.exec(ctx, "delete-follower", request, person)
 	return err
 }
+
+// StaffEmails lists the addresses of all staff.
+func (q Q) StaffEmails(ctx context.Context) ([]string, error) {
+	var es []string
+	err := q.sel(ctx, &es, "staff-emails")
+	return es, err
+}

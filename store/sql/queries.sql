@@ -141,3 +141,6 @@ UPDATE followers SET reason = ? WHERE request_id = ? AND person_id = ?;
 
 -- name: delete-follower
 DELETE FROM followers WHERE request_id = ? AND person_id = ?;
+
+-- name: staff-emails
+SELECT email FROM people WHERE kind = 'staff';
