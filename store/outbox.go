@@ -72,7 +72,9 @@ func (q Q) EnqueueMail(ctx context.Context, r OutboxRow) (int64, error) {
 		r.NextAttemptAt = r.CreatedAt
 	}
 	r.NextAttemptAt = r.NextAttemptAt.UTC()
-	return q.insertNamed(ctx, "insert-outbox", r)
+	// Positional, not named: this runs for every mail queued on the hot path.
+	return q.insert(ctx, "insert-outbox", r.Kind, r.RequestID, r.PersonID, r.CauseID, r.ToEmail, r.ToName, r.Subject,
+		r.OutMessageID, r.InReplyTo, r.Refs, r.Data, r.Automatic, r.Status, r.NextAttemptAt, r.CreatedAt)
 }
 
 // OutboxByMessageID finds an outbox row by its Message-ID (without brackets).

@@ -231,7 +231,9 @@ func (q Q) InsertMessage(ctx context.Context, m Message) (int64, error) {
 	if m.Direction == "" {
 		m.Direction = "in"
 	}
-	return q.insertNamed(ctx, "insert-message", m)
+	return q.insert(ctx, "insert-message", m.MessageID, m.SyntheticID, m.RequestID, m.Direction, m.AuthorID, m.FromEmail,
+		m.FromName, m.Subject, m.SentAt, m.BodyText, m.TextFrom, m.VisibleText, m.HTML, m.Internal, m.Auto, m.Class,
+		m.Outcome, m.Reason, m.Problems, m.ThreadIndex, m.RawSHA256, m.Source, m.ReceivedAt, m.ContentHash)
 }
 
 // MessageByID returns one message.

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -17,8 +16,6 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
 )
-
-var namedParam = regexp.MustCompile(`(^|[\s(,]):[a-z_]+`)
 
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("store: not found")
@@ -33,7 +30,6 @@ type Store struct {
 	Blobs *Blobs
 	log   *slog.Logger
 	stmts map[string]*sqlx.Stmt
-	named map[string]*sqlx.NamedStmt
 	path  string
 	stop  chan struct{}
 	done  chan struct{}
@@ -47,7 +43,6 @@ type Q struct {
 	// The statements bound to tx so far: a batch transaction runs the same
 	// few statements many times, and binding one costs allocations.
 	txStmts map[string]*sqlx.Stmt
-	txNamed map[string]*sqlx.NamedStmt
 }
 
 // Open opens (creating when needed) the database and blob store in dataDir
@@ -138,9 +133,6 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
-	for _, st := range s.named {
-		st.Close()
-	}
 	return s.db.Close()
 }
 
@@ -193,24 +185,15 @@ func loadQueries() (map[string]string, error) {
 	return out, nil
 }
 
-// prepare prepares every named query, so a typo fails at start-up.
+// prepare prepares every query (positional "?" parameters), so a typo fails at start-up.
 func (s *Store) prepare() error {
 	qs, err := loadQueries()
 	if err != nil {
 		return err
 	}
 	s.stmts = map[string]*sqlx.Stmt{}
-	s.named = map[string]*sqlx.NamedStmt{}
 	for name, q := range qs {
 		q = s.db.Rebind(q)
-		if namedParam.MatchString(q) {
-			st, err := s.db.PrepareNamed(q)
-			if err != nil {
-				return fmt.Errorf("store: prepare %s: %w", name, err)
-			}
-			s.named[name] = st
-			continue
-		}
 		st, err := s.db.Preparex(q)
 		if err != nil {
 			return fmt.Errorf("store: prepare %s: %w", name, err)
@@ -271,27 +254,6 @@ func (q Q) insert(ctx context.Context, name string, args ...any) (int64, error) 
 	return id, nil
 }
 
-func (q Q) insertNamed(ctx context.Context, name string, arg any) (int64, error) {
-	st, ok := q.s.named[name]
-	if !ok {
-		panic("store: unknown named query " + name)
-	}
-	if q.tx != nil {
-		if b, ok := q.txNamed[name]; ok {
-			st = b
-		} else {
-			b = q.tx.NamedStmtContext(ctx, st)
-			q.txNamed[name] = b
-			st = b
-		}
-	}
-	var id int64
-	if err := st.QueryRowxContext(ctx, arg).Scan(&id); err != nil {
-		return 0, fmt.Errorf("store: %s: %w", name, err)
-	}
-	return id, nil
-}
-
 // Tx is one write transaction. Savepoints let a batch of independent
 // changes share one commit (group commit) while failing one by one.
 type Tx struct {
@@ -305,7 +267,7 @@ func (s *Store) Begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
-	return &Tx{Q: Q{s: s, ext: tx, tx: tx, txStmts: map[string]*sqlx.Stmt{}, txNamed: map[string]*sqlx.NamedStmt{}}}, nil
+	return &Tx{Q: Q{s: s, ext: tx, tx: tx, txStmts: map[string]*sqlx.Stmt{}}}, nil
 }
 
 // Commit commits the transaction.

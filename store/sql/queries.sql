@@ -73,9 +73,7 @@ SELECT id, message_id, request_id, outcome, content_hash FROM messages WHERE mes
 INSERT INTO messages (message_id, synthetic_id, request_id, direction, author_id, from_email, from_name, subject,
     sent_at, body_text, text_from, visible_text, html, internal, auto, class, outcome, reason, problems,
     thread_index, raw_sha256, source, received_at, content_hash)
-VALUES (:message_id, :synthetic_id, :request_id, :direction, :author_id, :from_email, :from_name, :subject,
-    :sent_at, :body_text, :text_from, :visible_text, :html, :internal, :auto, :class, :outcome, :reason, :problems,
-    :thread_index, :raw_sha256, :source, :received_at, :content_hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id;
 
 -- name: request-messages
