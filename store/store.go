@@ -258,7 +258,7 @@ func (q Q) insert(ctx context.Context, name string, args ...any) (int64, error) 
 // changes share one commit (group commit) while failing one by one.
 type Tx struct {
 	Q
-	n int
+	sp []*sql.Stmt // SAVEPOINT, RELEASE, ROLLBACK TO (see Savepoint)
 }
 
 // Begin starts an immediate write transaction.
@@ -289,20 +289,31 @@ func (t *Tx) Rollback() error {
 
 // Savepoint runs fn inside a savepoint: when fn fails, only its changes are
 // undone and the transaction stays usable.
+//
+// Savepoints are not nested: one name serves them all, and its statements
+// are prepared once per transaction (a batch runs one per message).
 func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
-	t.n++
-	name := fmt.Sprintf("sp%d", t.n)
-	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+	if t.sp == nil {
+		for _, q := range []string{"SAVEPOINT tikkit_sp", "RELEASE SAVEPOINT tikkit_sp", "ROLLBACK TO SAVEPOINT tikkit_sp"} {
+			st, err := t.tx.PrepareContext(ctx, q)
+			if err != nil {
+				return fmt.Errorf("store: savepoint: %w", err)
+			}
+			t.sp = append(t.sp, st)
+		}
+	}
+	begin, release, rollback := t.sp[0], t.sp[1], t.sp[2]
+	if _, err := begin.ExecContext(ctx); err != nil {
 		return fmt.Errorf("store: savepoint: %w", err)
 	}
 	if err := fn(); err != nil {
-		if _, rerr := t.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rerr != nil {
+		if _, rerr := rollback.ExecContext(ctx); rerr != nil {
 			return errors.Join(err, fmt.Errorf("store: rollback to savepoint: %w", rerr))
 		}
-		t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name)
+		release.ExecContext(ctx)
 		return err
 	}
-	if _, err := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+	if _, err := release.ExecContext(ctx); err != nil {
 		return fmt.Errorf("store: release savepoint: %w", err)
 	}
 	return nil
