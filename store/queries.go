@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -231,8 +232,12 @@ func (q Q) InsertMessage(ctx context.Context, m Message) (int64, error) {
 	if m.Direction == "" {
 		m.Direction = "in"
 	}
+	visible := m.VisibleText
+	if visible != "" && visible == strings.TrimSpace(m.BodyText) {
+		visible = sameAsBody // most new mail: nothing folded, no need to write it twice
+	}
 	return q.insert(ctx, "insert-message", m.MessageID, m.SyntheticID, m.RequestID, m.Direction, m.AuthorID, m.FromEmail,
-		m.FromName, m.Subject, m.SentAt, m.BodyText, m.TextFrom, m.VisibleText, m.HTML, m.Internal, m.Auto, m.Class,
+		m.FromName, m.Subject, m.SentAt, m.BodyText, m.TextFrom, visible, m.HTML, m.Internal, m.Auto, m.Class,
 		m.Outcome, m.Reason, m.Problems, m.ThreadIndex, m.RawSHA256, m.Source, m.ReceivedAt, m.ContentHash)
 }
 
@@ -240,6 +245,7 @@ func (q Q) InsertMessage(ctx context.Context, m Message) (int64, error) {
 func (q Q) MessageByID(ctx context.Context, id int64) (Message, error) {
 	var m Message
 	err := q.get(ctx, &m, "message-by-id", id)
+	m.expand()
 	return m, err
 }
 
@@ -247,6 +253,7 @@ func (q Q) MessageByID(ctx context.Context, id int64) (Message, error) {
 func (q Q) RequestMessages(ctx context.Context, request int64) ([]Message, error) {
 	var ms []Message
 	err := q.sel(ctx, &ms, "request-messages", request)
+	expandAll(ms)
 	return ms, err
 }
 
@@ -254,6 +261,7 @@ func (q Q) RequestMessages(ctx context.Context, request int64) ([]Message, error
 func (q Q) HeldMessages(ctx context.Context) ([]Message, error) {
 	var ms []Message
 	err := q.sel(ctx, &ms, "held-messages")
+	expandAll(ms)
 	return ms, err
 }
 
@@ -367,4 +375,20 @@ func (q Q) StaffEmails(ctx context.Context) ([]string, error) {
 	var es []string
 	err := q.sel(ctx, &es, "staff-emails")
 	return es, err
+}
+
+// sameAsBody is stored as visible_text when the visible text is the whole
+// body, trimmed; reads give the text back.
+const sameAsBody = "\x00body"
+
+func (m *Message) expand() {
+	if m.VisibleText == sameAsBody {
+		m.VisibleText = strings.TrimSpace(m.BodyText)
+	}
+}
+
+func expandAll(ms []Message) {
+	for i := range ms {
+		ms[i].expand()
+	}
 }
