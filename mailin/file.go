@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/tikkit/tikkit/rules"
 	"github.com/tikkit/tikkit/store"
@@ -246,7 +248,38 @@ func (f *filing) chooseLocation(ctx context.Context, requester store.Person, cmd
 
 // tree loads the location tree; nil when there are no locations.
 func (f *filing) tree(ctx context.Context) (*rules.Tree, error) {
-	ls, err := f.tx.Locations(ctx)
+	return f.in.locations.get(ctx, f.tx)
+}
+
+// treeCache keeps the location tree for treeTTL: building it (with the
+// word index for names in mail) costs milliseconds for a large estate, and
+// locations change rarely — one added by the CLI is found in mail text
+// within treeTTL (a #location command finds it at once).
+type treeCache struct {
+	mu     sync.Mutex
+	tree   *rules.Tree
+	loaded time.Time
+}
+
+const treeTTL = 5 * time.Second
+
+func (c *treeCache) get(ctx context.Context, tx *store.Tx) (*rules.Tree, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded.IsZero() && time.Since(c.loaded) < treeTTL {
+		return c.tree, nil
+	}
+	t, err := loadTree(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	c.tree, c.loaded = t, time.Now()
+	return t, nil
+}
+
+// loadTree reads the location tree; nil when there are no locations.
+func loadTree(ctx context.Context, tx *store.Tx) (*rules.Tree, error) {
+	ls, err := tx.Locations(ctx)
 	if err != nil || len(ls) == 0 {
 		return nil, err
 	}

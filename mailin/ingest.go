@@ -124,6 +124,7 @@ type Ingester struct {
 	sentRecently window     // automatic mail queued in the last hour
 	perAddress   addressLog // automatic mail per address in the last 24 hours
 	staff        staffCache
+	locations    treeCache
 }
 
 type job struct {
