@@ -78,24 +78,33 @@ func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error
 	if row.Subject == "" {
 		row.Subject = "(" + string(o.kind) + ")" // mail about a person; the template words it
 	}
-	sent := 0
-	if row.Automatic {
-		var err error
-		if sent, err = in.perAddress.count(ctx, tx, o.to.Email, now, in.opt.Limits.PerAddressPerDay); err != nil {
-			return err
-		}
+	// Automatic mail counts toward per_address_per_day. A staff member's
+	// reply does not, but everything sent to one address counts toward a
+	// hard cap of humanReplyFactor times that: two staff out-of-office
+	// responders answering each other's relayed replies stop there.
+	limits := in.opt.Limits
+	if !row.Automatic {
+		limits.PerAddressPerDay *= humanReplyFactor
 	}
-	if ok, reason := in.opt.Limits.AllowAutomatic(sent, in.sentRecently.count(now)); row.Automatic && !ok {
+	sent, err := in.perAddress.count(ctx, tx, o.to.Email, now, limits.PerAddressPerDay)
+	if err != nil {
+		return err
+	}
+	global := in.sentRecently.count(now)
+	if !row.Automatic {
+		global = 0 // the circuit breaker is for automatic mail
+	}
+	if ok, reason := limits.AllowAutomatic(sent, global); !ok {
 		row.Status, row.LastError = "suppressed", reason
 		if in.perAddress.firstWarning(o.to.Email, now) {
 			in.log.Warn("mailin: automatic mail suppressed (logged once a day per address; see tikkitd outbox)",
 				"to", o.to.Email, "kind", string(o.kind), "reason", reason)
 		}
 	} else {
-		in.sentRecently.add(now)
 		if row.Automatic {
-			in.perAddress.add(o.to.Email, now)
+			in.sentRecently.add(now)
 		}
+		in.perAddress.add(o.to.Email, now)
 		in.queued = true
 	}
 	b, err := json.Marshal(o.data)
@@ -243,6 +252,10 @@ func uniqueStrings(ss ...string) []string {
 	}
 	return out
 }
+
+// humanReplyFactor: staff replies to one address a day may reach this many
+// times per_address_per_day before they too are held back.
+const humanReplyFactor = 5
 
 // addressLog remembers, per address, when automatic mail was queued in the
 // last 24 hours, so the per-address limit costs no query on the hot path.

@@ -2,6 +2,8 @@ package mailin
 
 import (
 	"bytes"
+	"fmt"
+	"github.com/tikkit/tikkit/store"
 	"strings"
 	"testing"
 
@@ -57,5 +59,56 @@ func TestUnfollowByMail(t *testing.T) {
 	h.feedBytes("forged", []byte(forged))
 	if _, ok := h.followers(1002)["bob.smith@example.org"]; !ok {
 		t.Error("a forged unfollow removed bob")
+	}
+}
+
+// A stranger refused by staff_only registration gets one refusal a day,
+// however often they write.
+func TestRefusalOnceADay(t *testing.T) {
+	h := newHarness(t, "ingest", func(o *Options) { o.Registration.Mode = rules.ModeStaffOnly })
+	for i := 0; i < 3; i++ {
+		msg := fmt.Sprintf("From: Stranger <STRANGER@Example.NET>\r\nTo: maintenance@example.com\r\nSubject: help %d\r\nMessage-ID: <s%d@example.net>\r\n\r\nplease\r\n", i, i)
+		if r := h.feedBytes("stranger", []byte(msg)); r.Outcome != OutcomeRefused {
+			t.Fatalf("mail %d: %+v", i, r)
+		}
+	}
+	rows, _ := h.st.Outbox(h.ctx, 100)
+	n := 0
+	for _, r := range rows {
+		if r.Kind == "refusal" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d refusals, want 1", n)
+	}
+}
+
+// Two staff out-of-office responders answering each other's relayed
+// replies: what reaches the occupant stops at the hard cap.
+func TestStaffReplyLoopStops(t *testing.T) {
+	h := newHarness(t, "ingest", func(o *Options) { o.Limits.PerAddressPerDay = 2 })
+	h.feed("04-a-original-with-cc.eml")
+	staff, err := h.st.InsertPerson(h.ctx, store.Person{Email: "away@example.com", Kind: "staff", CreatedVia: "staff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = staff
+	for i := 0; i < 20; i++ {
+		msg := fmt.Sprintf("From: Away <away@example.com>\r\nTo: maintenance@example.com\r\nSubject: Re: [REQ-1001] away %d\r\nMessage-ID: <away%d@example.com>\r\n\r\nI am on holiday.\r\n", i, i)
+		h.feedBytes("away", []byte(msg))
+	}
+	rows, _ := h.st.Outbox(h.ctx, 1000)
+	sent := 0
+	for _, r := range rows {
+		if r.ToEmail == "priya.raman@example.org" && r.Status != "suppressed" {
+			sent++
+		}
+	}
+	if sent > 2*humanReplyFactor {
+		t.Errorf("%d mails to the occupant, want at most %d", sent, 2*humanReplyFactor)
+	}
+	if sent < 2 {
+		t.Errorf("only %d mails to the occupant: staff replies should reach them", sent)
 	}
 }

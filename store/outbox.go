@@ -235,7 +235,7 @@ func (q Q) OutboxCounts(ctx context.Context) (map[string]int64, error) {
 // time, whatever became of it (for "one refusal a day").
 func (q Q) CountKindSince(ctx context.Context, email, kind string, since time.Time) (int, error) {
 	var n int
-	err := q.get(ctx, &n, "outbox-count-kind-since", email, kind, since.UTC())
+	err := q.get(ctx, &n, "outbox-count-kind-since", email, since.UTC(), kind)
 	return n, err
 }
 
