@@ -74,9 +74,15 @@ func (in *Ingester) enqueue(ctx context.Context, tx *store.Tx, o outgoing) error
 	} else {
 		row.OutMessageID = fmt.Sprintf("tikkit.%s@%s", randomHex(10), in.msgidDomain())
 	}
-	row.Subject = o.data.Subject
-	if row.Subject == "" {
-		row.Subject = "(" + string(o.kind) + ")" // mail about a person; the template words it
+	// What `tikkitd outbox` shows: the request's tagged subject, or what
+	// the mail is about (the template words the subject itself).
+	switch {
+	case o.req != nil:
+		row.Subject = strings.TrimSpace(o.data.Tag + " " + o.data.Subject)
+	case o.kind == templates.Refusal:
+		row.Subject = "(refusal of: " + o.data.Subject + ")"
+	default:
+		row.Subject = "(" + string(o.kind) + ")"
 	}
 	// Automatic mail counts toward per_address_per_day. A staff member's
 	// reply does not, but everything sent to one address counts toward a
@@ -178,6 +184,10 @@ func (f *filing) notifyFollowers(ctx context.Context, kind templates.Kind, chang
 // change, and a welcome for accounts this mail created.
 func (f *filing) announce(ctx context.Context, created, internal bool, pending bool) error {
 	data := templates.Data{AuthorName: displayName(f.sender), Text: f.j.visible, Pending: pending, Notes: f.notes}
+	if internal {
+		// Only staff get it (rules.Notify); say so, lest it be forwarded.
+		data.Text = "[Internal note: staff only]\n\n" + data.Text
+	}
 	change := rules.Change{AuthorID: f.sender.ID, Internal: internal}
 	var kind templates.Kind
 	switch {

@@ -17,6 +17,7 @@ type Stats struct {
 	OutboxQueued   int64 // outbound mail waiting (queued or being sent)
 	OutboxSent     int64 // outbound mail delivered
 	OutboxFailed   int64 // outbound mail that failed for good
+	OutboxHeld     int64 // automatic mail held back by the per-address or global limits
 	TotalMessages  int64
 	LastMessageAt  time.Time // zero when no message was ever received
 }

@@ -200,6 +200,23 @@ func (c *Config) validate() error {
 	if c.Out.PasswordFile != "" && c.Out.PasswordEnv != "" {
 		bad("outbound: set password_file or password_env, not both")
 	}
+	if c.Out.Username != "" && c.Out.PasswordFile == "" && c.Out.PasswordEnv == "" {
+		bad("outbound: username %q needs password_file or password_env", c.Out.Username)
+	}
+	if host, port, err := net.SplitHostPort(c.Out.Relay); c.Out.Relay != "" && err == nil {
+		if c.Out.TLS == "none" && !isLoopbackHost(host) {
+			bad("outbound.tls: \"none\" sends mail and passwords in clear text; only for a relay on this machine (not %q)", host)
+		}
+		if c.Out.TLS == "starttls" && port == "465" {
+			bad("outbound.tls: port 465 speaks implicit TLS; set tls = \"implicit\"")
+		}
+	}
+	if c.Out.PerAddressDay < 1 {
+		bad("outbound.per_address_per_day: must be at least 1")
+	}
+	if c.Out.GlobalPerHour < 1 {
+		bad("outbound.global_per_hour: must be at least 1")
+	}
 	if (c.Out.DKIMDomain == "") != (c.Out.DKIMKeyFile == "") || (c.Out.DKIMDomain != "" && c.Out.DKIMSelector == "") {
 		bad("outbound: dkim_domain, dkim_selector and dkim_key_file go together")
 	}
@@ -227,4 +244,12 @@ func (c *Config) registration() rules.Registration {
 		UnknownSender:             rules.UnknownSender(c.Reg.UnknownSender),
 		RequireDKIMForAutoApprove: c.Reg.RequireDKIMForAutoApprove,
 	}
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

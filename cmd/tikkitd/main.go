@@ -286,7 +286,27 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "  http              %s (%s)\n", orNone(c.cfg.HTTP.Listen), c.cfg.HTTP.PublicURL)
 	fmt.Fprintf(stdout, "  max message       %d bytes\n", c.cfg.SMTP.MaxMessageBytes)
 	fmt.Fprintf(stdout, "  max attachment    %d bytes\n", c.cfg.Limits.MaxAttachmentBytes)
+	fmt.Fprintf(stdout, "  registration      %s\n", c.cfg.Reg.Mode)
+	if c.cfg.Out.Relay != "" {
+		fmt.Fprintf(stdout, "  outbound relay    %s (tls %s)\n", c.cfg.Out.Relay, orDefault(c.cfg.Out.TLS, "by port"))
+	} else {
+		fmt.Fprintf(stdout, "  outbound          local maildir %s\n", filepath.Join(c.cfg.DataDir, "outbound"))
+	}
+	fmt.Fprintf(stdout, "  from              %q <%s>\n", c.cfg.Out.FromName, c.cfg.Mail.Address)
+	fmt.Fprintf(stdout, "  automatic mail    %d per address a day, %d an hour in all\n", c.cfg.Out.PerAddressDay, c.cfg.Out.GlobalPerHour)
+	// What serve would load: fail here, not at start-up.
+	if err := checkOutboundFiles(c.cfg); err != nil {
+		fmt.Fprintf(stderr, "tikkitd: %v\n", err)
+		return exitConfig
+	}
 	return exitOK
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
 
 func orNone(s string) string {

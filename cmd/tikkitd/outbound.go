@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -73,4 +74,28 @@ func outboxGauge(st *store.Store) web.Metric {
 		}
 		return out
 	})
+}
+
+// checkOutboundFiles loads what [outbound] names — templates, the relay
+// password, the DKIM key — as serve would, for check-config.
+func checkOutboundFiles(cfg Config) error {
+	if _, err := templates.Load(cfg.Out.TemplatesDir); err != nil {
+		return fmt.Errorf("outbound.templates_dir: %w", err)
+	}
+	if cfg.Out.PasswordFile != "" {
+		if _, err := os.ReadFile(cfg.Out.PasswordFile); err != nil {
+			return fmt.Errorf("outbound.password_file: %w", err)
+		}
+	}
+	if cfg.Out.PasswordEnv != "" {
+		if _, ok := os.LookupEnv(cfg.Out.PasswordEnv); !ok {
+			return fmt.Errorf("outbound.password_env: $%s is not set in this environment", cfg.Out.PasswordEnv)
+		}
+	}
+	if cfg.Out.DKIMKeyFile != "" {
+		if _, err := mailout.LoadDKIMKey(cfg.Out.DKIMKeyFile); err != nil {
+			return fmt.Errorf("outbound.dkim_key_file: %w", err)
+		}
+	}
+	return nil
 }

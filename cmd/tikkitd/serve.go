@@ -154,7 +154,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 				ob, err := st.OutboxCounts(ctx)
 				return web.Stats{OpenRequests: s.OpenRequests, ClosedRequests: s.ClosedRequests, MessagesToday: s.MessagesToday,
 					HeldMessages: s.HeldMessages, TotalMessages: s.TotalMessages, LastMessageAt: s.LastMessageAt,
-					OutboxQueued: ob["queued"] + ob["sending"], OutboxSent: ob["sent"], OutboxFailed: ob["failed"]}, err
+					OutboxQueued: ob["queued"] + ob["sending"], OutboxSent: ob["sent"], OutboxFailed: ob["failed"],
+					OutboxHeld: ob["suppressed"]}, err
 			},
 			Listeners: func() []web.Listener {
 				var out []web.Listener

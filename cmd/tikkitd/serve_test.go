@@ -332,3 +332,20 @@ func TestAdminListsNeedADatabase(t *testing.T) {
 		t.Error("a read command created the data directory")
 	}
 }
+
+func TestCheckConfigOutbound(t *testing.T) {
+	for name, body := range map[string]string{
+		"username without password": "[outbound]\nrelay = \"smtp.example.com:587\"\nusername = \"u\"\n",
+		"missing password file":     "[outbound]\nrelay = \"smtp.example.com:587\"\nusername = \"u\"\npassword_file = \"/nonexistent\"\n",
+		"unset password env":        "[outbound]\nrelay = \"smtp.example.com:587\"\nusername = \"u\"\npassword_env = \"TIKKIT_NOPE_UNSET\"\n",
+		"clear text to a remote":    "[outbound]\nrelay = \"smtp.example.com:587\"\ntls = \"none\"\n",
+		"starttls on 465":           "[outbound]\nrelay = \"smtp.example.com:465\"\ntls = \"starttls\"\n",
+		"missing dkim key":          "[outbound]\ndkim_domain = \"example.com\"\ndkim_selector = \"s\"\ndkim_key_file = \"/nonexistent.pem\"\n",
+		"missing templates dir":     "[outbound]\ntemplates_dir = \"/nonexistent\"\n",
+		"zero limit":                "[outbound]\nper_address_per_day = 0\n",
+	} {
+		if code, _, errs := runCmd(t, "", "check-config", "-config", writeConfig(t, body)); code != exitConfig || errs == "" {
+			t.Errorf("%s: exit %d, stderr %q", name, code, errs)
+		}
+	}
+}
