@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -123,6 +124,7 @@ type Ingester struct {
 	queued       bool       // this batch queued outbound mail (committer only)
 	sentRecently window     // automatic mail queued in the last hour
 	perAddress   addressLog // automatic mail per address in the last 24 hours
+	parseSlots   chan struct{}
 	staff        staffCache
 	locations    treeCache
 }
@@ -169,7 +171,8 @@ func NewIngester(st *store.Store, opt Options) *Ingester {
 	if opt.Registration.Mode == "" {
 		opt.Registration.Mode = rules.ModeOpen
 	}
-	in := &Ingester{st: st, opt: opt, log: opt.Logger, jobs: make(chan *job, maxBatch), stop: make(chan struct{})}
+	in := &Ingester{st: st, opt: opt, log: opt.Logger, jobs: make(chan *job, maxBatch), stop: make(chan struct{}),
+		parseSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	in.wg.Add(1)
 	go in.commitLoop()
 	return in
@@ -198,12 +201,17 @@ func (in *Ingester) Ingest(ctx context.Context, d Delivery) (Result, error) {
 		}
 	}
 	in.parsing.Add(1) // the committer may wait a moment for this one
+	// At most GOMAXPROCS messages are parsed at once: more would only take
+	// CPU from the committer, which every message waits for.
+	in.parseSlots <- struct{}{}
 	p, err := in.parse(d)
 	if err != nil {
+		<-in.parseSlots
 		in.parsing.Add(-1)
 		return Result{}, &TempError{err}
 	}
 	j := in.prepare(d, p)
+	<-in.parseSlots
 	in.parsing.Add(-1)
 	res, err := in.submit(ctx, j)
 	if err != nil {
