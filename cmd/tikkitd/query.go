@@ -181,13 +181,9 @@ func buildRequest(ctx context.Context, q store.Q, r store.Request, full bool) (r
 
 func cmdRequests(args []string, stdout, stderr io.Writer) int {
 	c := newCommon("requests", stderr).withJSON()
-	c.readOnly = true
-	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
-		return code
-	}
-	st, ok := c.openStore(stderr)
+	st, code, ok := c.openForRead(args, stderr)
 	if !ok {
-		return c.storeFailure()
+		return code
 	}
 	defer st.Close()
 	ctx := context.Background()
@@ -288,13 +284,9 @@ func cmdRequest(args []string, stdout, stderr io.Writer) int {
 
 func cmdPeople(args []string, stdout, stderr io.Writer) int {
 	c := newCommon("people", stderr).withJSON()
-	c.readOnly = true
-	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
-		return code
-	}
-	st, ok := c.openStore(stderr)
+	st, code, ok := c.openForRead(args, stderr)
 	if !ok {
-		return c.storeFailure()
+		return code
 	}
 	defer st.Close()
 	ps, err := st.People(context.Background())
@@ -322,13 +314,9 @@ func cmdPeople(args []string, stdout, stderr io.Writer) int {
 
 func cmdHeld(args []string, stdout, stderr io.Writer) int {
 	c := newCommon("held", stderr).withJSON()
-	c.readOnly = true
-	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
-		return code
-	}
-	st, ok := c.openStore(stderr)
+	st, code, ok := c.openForRead(args, stderr)
 	if !ok {
-		return c.storeFailure()
+		return code
 	}
 	defer st.Close()
 	ms, err := st.HeldMessages(context.Background())
@@ -440,15 +428,11 @@ type outboxView struct {
 
 func cmdOutbox(args []string, stdout, stderr io.Writer) int {
 	c := newCommon("outbox", stderr).withJSON()
-	c.readOnly = true
 	var limit int
 	c.fs.IntVar(&limit, "n", 200, "show at most this many, newest first")
-	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
-		return code
-	}
-	st, ok := c.openStore(stderr)
+	st, code, ok := c.openForRead(args, stderr)
 	if !ok {
-		return c.storeFailure()
+		return code
 	}
 	defer st.Close()
 	ctx := context.Background()
@@ -483,4 +467,18 @@ func cmdOutbox(args []string, stdout, stderr io.Writer) int {
 	}
 	tw.Flush()
 	return exitOK
+}
+
+// openForRead parses a read command's arguments and opens the existing
+// database; ok false means exit with code.
+func (c *common) openForRead(args []string, stderr io.Writer) (*store.Store, int, bool) {
+	c.readOnly = true
+	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
+		return nil, code, false
+	}
+	st, ok := c.openStore(stderr)
+	if !ok {
+		return nil, c.storeFailure(), false
+	}
+	return st, exitOK, true
 }
