@@ -137,6 +137,10 @@ func TestSwaksDelivery(t *testing.T) {
 	if !bytes.Contains(metrics, []byte(`tikkit_messages_ingested_total{outcome="created"} 1`)) {
 		t.Errorf("metrics lack the created message:\n%s", metrics)
 	}
+	// The acknowledgement of that request is in the outbox (queued or already sent).
+	if !bytes.Contains(metrics, []byte(`tikkit_outbox_messages{status="`)) {
+		t.Errorf("metrics lack the outbox:\n%s", metrics)
+	}
 }
 
 func writeConfig(t *testing.T, body string) string {
