@@ -193,8 +193,24 @@ func (in *Ingester) Close() {
 // message and its effect are committed; an error means nothing was
 // acknowledged and the sender should retry (it is always temporary).
 func (in *Ingester) Ingest(ctx context.Context, d Delivery) (Result, error) {
+	return in.ingestAfter(ctx, d, nil, nil)
+}
+
+// ingestAfter is Ingest in a sequence: parsing runs at once, but the
+// message is queued for commit only after prev is closed, and queued is
+// closed once it is queued (or has failed). Messages read from a mailbox in
+// UID order commit in that order, so a reply never commits before the
+// message it answers. nil channels mean no sequence.
+func (in *Ingester) ingestAfter(ctx context.Context, d Delivery, prev <-chan struct{}, queued chan<- struct{}) (Result, error) {
 	start := time.Now()
 	defer d.Raw.Discard()
+	var once sync.Once
+	release := func() {
+		if queued != nil {
+			once.Do(func() { close(queued) })
+		}
+	}
+	defer release()
 	if d.Raw.Path != "" {
 		if err := in.st.Blobs.PutFile(d.Raw.Path, d.Raw.SHA256); err != nil {
 			return Result{}, &TempError{err}
@@ -212,8 +228,16 @@ func (in *Ingester) Ingest(ctx context.Context, d Delivery) (Result, error) {
 	}
 	j := in.prepare(d, p)
 	<-in.parseSlots
+	if prev != nil {
+		<-prev
+	}
 	in.parsing.Add(-1)
-	res, err := in.submit(ctx, j)
+	if err := in.queueJob(ctx, j); err != nil {
+		return Result{}, err
+	}
+	release()
+	<-j.done // once queued, wait for the commit whatever ctx says
+	res, err := j.res, j.err
 	if err != nil {
 		return res, err
 	}
@@ -226,22 +250,20 @@ func (in *Ingester) Ingest(ctx context.Context, d Delivery) (Result, error) {
 	return res, nil
 }
 
-func (in *Ingester) submit(ctx context.Context, j *job) (Result, error) {
+// queueJob hands a job to the committer.
+func (in *Ingester) queueJob(ctx context.Context, j *job) error {
 	j.done = make(chan struct{})
 	in.mu.RLock()
+	defer in.mu.RUnlock()
 	if in.closed {
-		in.mu.RUnlock()
-		return Result{}, &TempError{errors.New("shutting down")}
+		return &TempError{errors.New("shutting down")}
 	}
 	select {
 	case in.jobs <- j:
-		in.mu.RUnlock()
+		return nil
 	case <-ctx.Done():
-		in.mu.RUnlock()
-		return Result{}, &TempError{ctx.Err()}
+		return &TempError{ctx.Err()}
 	}
-	<-j.done // once queued, wait for the commit whatever ctx says
-	return j.res, j.err
 }
 
 // parse parses the raw message; a panic in the parser becomes a held message.
@@ -435,4 +457,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "")
+}
+
+// submit queues a job and waits for its commit.
+func (in *Ingester) submit(ctx context.Context, j *job) (Result, error) {
+	if err := in.queueJob(ctx, j); err != nil {
+		return Result{}, err
+	}
+	<-j.done // once queued, wait for the commit whatever ctx says
+	return j.res, j.err
 }

@@ -1,0 +1,310 @@
+package mailin
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tikkit/tikkit/store"
+)
+
+// IMAPAccount is one mailbox account the poller reads ([imap] in the config).
+type IMAPAccount struct {
+	Name             string // names the account in the store and the logs; default username@host
+	Host             string // host:port
+	TLS              string // implicit | starttls | none
+	Username         string
+	Password         string   // the caller reads password_file or the environment
+	Mailboxes        []string // default INBOX
+	ProcessedMailbox string   // move committed mail there; "" = add \Seen only
+	IDLE             bool
+	PollInterval     time.Duration // default 60s
+	Batch            int           // messages per FETCH; default 100
+	TLSConfig        *tls.Config
+}
+
+// PollerStatus is what the status page and /metrics show of one account.
+type PollerStatus struct {
+	Account     string
+	Connected   bool
+	Fetched     int64 // messages committed (duplicates included) since start
+	Errors      int64 // failed cycles and connection attempts since start
+	LastError   string
+	LastErrorAt time.Time
+	Mailboxes   []MailboxStatus
+}
+
+// MailboxStatus is one polled mailbox.
+type MailboxStatus struct {
+	Name        string
+	LastPoll    time.Time // last successful poll
+	UIDValidity uint32
+	LastUID     uint32
+	Fetched     int64
+}
+
+// Poller reads one IMAP account into the ingest path, exactly once:
+// messages are fetched by UID above the last committed one, committed by
+// Ingest, and only then flagged \Seen or moved; a crash in between
+// re-fetches them, and dedupe by Message-ID makes that a no-op (DESIGN §3.1).
+type Poller struct {
+	in       *Ingester
+	st       *store.Store
+	acc      IMAPAccount
+	log      *slog.Logger
+	spoolDir string
+	dial     func(ctx context.Context) (imapConn, error)
+
+	// Backoff after errors; tests shorten it.
+	minBackoff, maxBackoff time.Duration
+
+	connMu sync.Mutex // held by the one cycle or idle using conn
+	conn   imapConn
+
+	mu     sync.Mutex
+	status PollerStatus
+	boxes  map[string]*MailboxStatus
+}
+
+// NewPoller makes a poller for one account; Run or PollOnce use it.
+func NewPoller(in *Ingester, st *store.Store, acc IMAPAccount, log *slog.Logger) *Poller {
+	if len(acc.Mailboxes) == 0 {
+		acc.Mailboxes = []string{"INBOX"}
+	}
+	if acc.PollInterval <= 0 {
+		acc.PollInterval = 60 * time.Second
+	}
+	if acc.Batch <= 0 {
+		acc.Batch = 100
+	}
+	if acc.Name == "" {
+		acc.Name = acc.Username + "@" + acc.Host
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With(slog.String("account", acc.Name))
+	p := &Poller{in: in, st: st, acc: acc, log: log, spoolDir: st.Blobs.TempDir(),
+		minBackoff: time.Second, maxBackoff: 5 * time.Minute, boxes: map[string]*MailboxStatus{}}
+	p.dial = func(ctx context.Context) (imapConn, error) { return dialIMAP(ctx, p.acc, p.spoolDir) }
+	p.status.Account = acc.Name
+	for _, m := range acc.Mailboxes {
+		p.boxes[m] = &MailboxStatus{Name: m}
+	}
+	return p
+}
+
+// Status returns a copy of the poller's state.
+func (p *Poller) Status() PollerStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.status
+	s.Mailboxes = nil
+	for _, m := range p.acc.Mailboxes {
+		s.Mailboxes = append(s.Mailboxes, *p.boxes[m])
+	}
+	return s
+}
+
+func (p *Poller) noteError(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.status.Errors++
+	p.status.LastError = err.Error()
+	p.status.LastErrorAt = time.Now()
+}
+
+func (p *Poller) setConnected(ok bool) {
+	p.mu.Lock()
+	p.status.Connected = ok
+	p.mu.Unlock()
+}
+
+// connect returns the open connection, dialling when there is none.
+// Called with connMu held.
+func (p *Poller) connect(ctx context.Context) (imapConn, error) {
+	if p.conn != nil {
+		return p.conn, nil
+	}
+	c, err := p.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.conn = c
+	p.setConnected(true)
+	return c, nil
+}
+
+// drop closes the connection after an error; the next cycle dials again.
+// Called with connMu held.
+func (p *Poller) drop() {
+	if p.conn != nil {
+		p.conn.Close()
+		p.conn = nil
+	}
+	p.setConnected(false)
+}
+
+// Disconnect logs out, if connected.
+func (p *Poller) Disconnect() {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	p.drop()
+}
+
+// PollOnce runs one cycle over every mailbox and returns how many messages
+// it committed. On an error the connection is dropped (the next cycle
+// reconnects); what was committed before it stays committed.
+func (p *Poller) PollOnce(ctx context.Context) (fetched int, err error) {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	defer func() {
+		if err != nil {
+			p.noteError(err)
+		}
+	}()
+	c, err := p.connect(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// A server that stops answering must not hold up shutdown for ever:
+	// after a grace period for the message in flight, close the socket.
+	stop := context.AfterFunc(ctx, func() {
+		time.AfterFunc(shutdownGrace, func() { c.Close() })
+	})
+	defer stop()
+	for _, mbox := range p.acc.Mailboxes {
+		n, err := p.pollMailbox(ctx, c, mbox)
+		fetched += n
+		if err != nil {
+			p.drop()
+			return fetched, err
+		}
+	}
+	return fetched, nil
+}
+
+// shutdownGrace is how long a cycle may go on after its context ended.
+const shutdownGrace = 10 * time.Second
+
+func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int, error) {
+	info, err := c.Select(mbox)
+	if err != nil {
+		return 0, err
+	}
+	st, err := p.st.IMAPState(ctx, p.acc.Name, mbox)
+	if errors.Is(err, store.ErrNotFound) {
+		st = store.IMAPState{Account: p.acc.Name, Mailbox: mbox, UIDValidity: info.UIDValidity}
+		err = p.st.PutIMAPState(ctx, st)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if st.UIDValidity != info.UIDValidity {
+		// RFC 3501 §2.3.1.1: the old UIDs mean nothing now. Read the
+		// mailbox again from the start; dedupe keeps it exactly-once.
+		p.log.Warn("imap: UIDVALIDITY changed; reading the mailbox again", slog.String("mailbox", mbox),
+			slog.Uint64("old", uint64(st.UIDValidity)), slog.Uint64("new", uint64(info.UIDValidity)))
+		st.UIDValidity, st.LastUID = info.UIDValidity, 0
+		if err := p.st.PutIMAPState(ctx, st); err != nil {
+			return 0, err
+		}
+	}
+	total := 0
+	if info.UIDNext == 0 || info.UIDNext > st.LastUID+1 {
+		uids, err := c.UIDsAbove(st.LastUID)
+		if err != nil {
+			return 0, err
+		}
+		for chunk := range slices.Chunk(uids, p.acc.Batch) {
+			last, n, err := p.batch(ctx, c, mbox, chunk)
+			total += n
+			if last > st.LastUID {
+				st.LastUID = last
+				if perr := p.st.PutIMAPState(ctx, st); perr != nil {
+					return total, perr
+				}
+			}
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	p.mu.Lock()
+	b := p.boxes[mbox]
+	b.LastPoll, b.UIDValidity, b.LastUID = time.Now(), st.UIDValidity, st.LastUID
+	b.Fetched += int64(total)
+	p.status.Fetched += int64(total)
+	p.mu.Unlock()
+	return total, nil
+}
+
+// fetched is one message of a batch on its way through Ingest.
+type fetched struct {
+	uid uint32
+	res Result
+	err error
+}
+
+// batch fetches uids, ingests each (parsed concurrently, their commits
+// grouped, in UID order),
+// marks the committed ones processed, and returns the highest UID up to
+// which every message is committed and processed.
+func (p *Poller) batch(ctx context.Context, c imapConn, mbox string, uids []uint32) (last uint32, n int, err error) {
+	var items []*fetched
+	var wg sync.WaitGroup
+	// Parsed concurrently, committed in UID order (a reply after what it answers).
+	var prev chan struct{}
+	ferr := c.Fetch(uids, func(uid uint32, body io.Reader) error {
+		if err := ctx.Err(); err != nil {
+			return err // shutting down: finish what is in flight only
+		}
+		raw, err := Spool(body, p.spoolDir, -1) // over max_message_bytes: Ingest keeps it without attachments
+		if err != nil {
+			return err
+		}
+		it := &fetched{uid: uid}
+		items = append(items, it)
+		after, queued := prev, make(chan struct{})
+		prev = queued
+		wg.Go(func() {
+			it.res, it.err = p.in.ingestAfter(ctx, Delivery{Source: "imap", Raw: raw}, after, queued)
+		})
+		return nil
+	})
+	wg.Wait()
+
+	byUID := map[uint32]*fetched{}
+	var done []uint32
+	for _, it := range items {
+		byUID[it.uid] = it
+		if it.err == nil {
+			done = append(done, it.uid)
+		} else if err == nil {
+			err = fmt.Errorf("imap: ingest %s UID %d: %w", mbox, it.uid, it.err)
+		}
+	}
+	if err == nil {
+		err = ferr
+	}
+	// Only now, after the commit: \Seen or MOVE (DESIGN §3.1).
+	if perr := c.Processed(done, p.acc.ProcessedMailbox); perr != nil {
+		return 0, 0, errors.Join(err, perr)
+	}
+	// The UID to record: every message up to it is committed. A UID the
+	// fetch did not return was expunged meanwhile, unless the fetch broke off.
+	for _, u := range uids {
+		it, ok := byUID[u]
+		if (ok && it.err != nil) || (!ok && ferr != nil) {
+			break
+		}
+		last = u
+	}
+	return last, len(done), err
+}

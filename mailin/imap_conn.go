@@ -1,0 +1,313 @@
+package mailin
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// imapConn is the little of IMAP the poller needs; go-imap/v2 stays behind it.
+type imapConn interface {
+	// Select opens a mailbox read-write.
+	Select(mailbox string) (mailboxInfo, error)
+	// UIDsAbove lists the UIDs greater than uid in the selected mailbox, ascending.
+	UIDsAbove(uid uint32) ([]uint32, error)
+	// Fetch streams the whole of each message with BODY.PEEK[], which
+	// leaves \Seen alone (RFC 3501 §6.4.5). each must read body before it
+	// returns; an error from each stops the fetch.
+	Fetch(uids []uint32, each func(uid uint32, body io.Reader) error) error
+	// Processed marks committed messages: \Seen, or a move to moveTo.
+	Processed(uids []uint32, moveTo string) error
+	// Idle waits in IDLE on the selected mailbox until it reports new mail,
+	// max passes or ctx ends. ok is false when the server has no IDLE.
+	Idle(ctx context.Context, max time.Duration) (ok bool, err error)
+	// Mailboxes lists every mailbox with its message count (for `imap test`).
+	Mailboxes() ([]MailboxCount, error)
+	Close() error
+}
+
+// MailboxCount is one mailbox on the server, as `tikkitd imap test` lists it.
+type MailboxCount struct {
+	Name     string
+	Messages uint32
+	Unseen   uint32
+}
+
+type mailboxInfo struct {
+	UIDValidity uint32
+	UIDNext     uint32 // 0 when the server did not say
+	Messages    uint32
+}
+
+// IMAPError says at which step talking to the server failed, so that an
+// administrator reads "login" or "TLS" rather than a bare protocol error.
+type IMAPError struct {
+	Step string // connect | tls | login | select | fetch | store | move | idle
+	Host string
+	Err  error
+}
+
+func (e *IMAPError) Error() string {
+	return fmt.Sprintf("imap: %s %s: %v", e.Step, e.Host, e.Err)
+}
+func (e *IMAPError) Unwrap() error { return e.Err }
+
+// goIMAP implements imapConn with go-imap/v2.
+type goIMAP struct {
+	c        *imapclient.Client
+	host     string
+	spoolDir string
+	news     chan struct{} // the server reported EXISTS (a message arrived)
+}
+
+// dialIMAP connects, logs in and returns the connection.
+func dialIMAP(ctx context.Context, acc IMAPAccount, spoolDir string) (*goIMAP, error) {
+	g := &goIMAP{host: acc.Host, spoolDir: spoolDir, news: make(chan struct{}, 1)}
+	opt := &imapclient.Options{
+		TLSConfig: acc.TLSConfig,
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					select {
+					case g.news <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	if opt.TLSConfig == nil {
+		host, _, _ := net.SplitHostPort(acc.Host)
+		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", acc.Host)
+	if err != nil {
+		return nil, &IMAPError{Step: "connect", Host: acc.Host, Err: err}
+	}
+	switch acc.TLS {
+	case "implicit", "":
+		tc := tls.Client(conn, opt.TLSConfig)
+		hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			conn.Close()
+			return nil, &IMAPError{Step: "tls", Host: acc.Host, Err: err}
+		}
+		g.c = imapclient.New(tc, opt)
+	case "starttls":
+		// RFC 3501 §6.2.1: STARTTLS before any credentials go out.
+		c, err := imapclient.NewStartTLS(conn, opt)
+		if err != nil {
+			conn.Close()
+			return nil, &IMAPError{Step: "tls", Host: acc.Host, Err: err}
+		}
+		g.c = c
+	case "none":
+		g.c = imapclient.New(conn, opt)
+	default:
+		conn.Close()
+		return nil, &IMAPError{Step: "connect", Host: acc.Host, Err: fmt.Errorf("unknown tls mode %q (implicit, starttls or none)", acc.TLS)}
+	}
+	// Nothing below honours ctx by itself: closing the connection does.
+	stop := context.AfterFunc(ctx, func() { g.c.Close() })
+	defer stop()
+	if err := g.c.WaitGreeting(); err != nil {
+		g.c.Close()
+		return nil, &IMAPError{Step: "connect", Host: acc.Host, Err: err}
+	}
+	if err := g.c.Login(acc.Username, acc.Password).Wait(); err != nil {
+		g.c.Close()
+		return nil, &IMAPError{Step: "login", Host: acc.Host, Err: fmt.Errorf("as %s: %w", acc.Username, err)}
+	}
+	return g, nil
+}
+
+func (g *goIMAP) Close() error {
+	g.c.Logout().Wait()
+	return g.c.Close()
+}
+
+func (g *goIMAP) Select(mailbox string) (mailboxInfo, error) {
+	d, err := g.c.Select(mailbox, nil).Wait()
+	if err != nil {
+		return mailboxInfo{}, &IMAPError{Step: "select", Host: g.host, Err: fmt.Errorf("%s: %w", mailbox, err)}
+	}
+	return mailboxInfo{UIDValidity: d.UIDValidity, UIDNext: uint32(d.UIDNext), Messages: d.NumMessages}, nil
+}
+
+func (g *goIMAP) UIDsAbove(uid uint32) ([]uint32, error) {
+	var set imap.UIDSet
+	set.AddRange(imap.UID(uid+1), 0) // uid+1:*
+	d, err := g.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+	if err != nil {
+		return nil, &IMAPError{Step: "search", Host: g.host, Err: err}
+	}
+	var out []uint32
+	for _, u := range d.AllUIDs() {
+		// RFC 3501 §6.4.8: "n:*" always matches the last message, even
+		// when its UID is below n.
+		if uint32(u) > uid {
+			out = append(out, uint32(u))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func uidSet(uids []uint32) imap.UIDSet {
+	var set imap.UIDSet
+	for _, u := range uids {
+		set.AddNum(imap.UID(u))
+	}
+	return set
+}
+
+func (g *goIMAP) Fetch(uids []uint32, each func(uid uint32, body io.Reader) error) error {
+	cmd := g.c.Fetch(uidSet(uids), &imap.FetchOptions{
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	})
+	var stopped error
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		var uid uint32
+		var raw *Raw
+		for {
+			item := msg.Next()
+			if item == nil {
+				break
+			}
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = uint32(it.UID)
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil || stopped != nil {
+					continue
+				}
+				if uid != 0 {
+					stopped = each(uid, it.Literal)
+					continue
+				}
+				// UID after the body: keep the body until the UID comes.
+				raw, stopped = Spool(it.Literal, g.spoolDir, -1)
+			}
+		}
+		if raw != nil && stopped == nil {
+			if uid == 0 {
+				raw.Discard()
+				continue
+			}
+			rc, err := raw.Open()
+			if err != nil {
+				stopped = err
+			} else {
+				stopped = each(uid, rc)
+				rc.Close()
+			}
+			raw.Discard()
+		}
+		if stopped != nil {
+			break
+		}
+	}
+	err := cmd.Close()
+	if stopped != nil {
+		return stopped
+	}
+	if err != nil {
+		return &IMAPError{Step: "fetch", Host: g.host, Err: err}
+	}
+	return nil
+}
+
+func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	if moveTo != "" {
+		// RFC 6851 MOVE; go-imap falls back to COPY, STORE \Deleted and
+		// (UID) EXPUNGE when the server lacks it.
+		if _, err := g.c.Move(uidSet(uids), moveTo).Wait(); err != nil {
+			return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("to %s: %w", moveTo, err)}
+		}
+		return nil
+	}
+	err := g.c.Store(uidSet(uids), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+	if err != nil {
+		return &IMAPError{Step: "store", Host: g.host, Err: err}
+	}
+	return nil
+}
+
+func (g *goIMAP) Idle(ctx context.Context, max time.Duration) (bool, error) {
+	if !g.c.Caps().Has(imap.CapIdle) {
+		return false, nil
+	}
+	cmd, err := g.c.Idle()
+	if err != nil {
+		return true, &IMAPError{Step: "idle", Host: g.host, Err: err}
+	}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-g.news:
+	case <-t.C:
+	case <-ctx.Done():
+	case err := <-done: // the server ended it, or the connection broke
+		if err == nil {
+			err = errors.New("server ended IDLE")
+		}
+		return true, &IMAPError{Step: "idle", Host: g.host, Err: err}
+	}
+	if err := cmd.Close(); err != nil {
+		return true, &IMAPError{Step: "idle", Host: g.host, Err: err}
+	}
+	if err := <-done; err != nil {
+		return true, &IMAPError{Step: "idle", Host: g.host, Err: err}
+	}
+	return true, nil
+}
+
+func (g *goIMAP) Mailboxes() ([]MailboxCount, error) {
+	list, err := g.c.List("", "*", &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true, NumUnseen: true}}).Collect()
+	if err != nil {
+		return nil, &IMAPError{Step: "list", Host: g.host, Err: err}
+	}
+	var out []MailboxCount
+	for _, l := range list {
+		mc := MailboxCount{Name: l.Mailbox}
+		if slices.Contains(l.Attrs, imap.MailboxAttrNoSelect) {
+			continue
+		}
+		st := l.Status
+		if st == nil { // no LIST-STATUS: ask one by one
+			st, err = g.c.Status(l.Mailbox, &imap.StatusOptions{NumMessages: true, NumUnseen: true}).Wait()
+			if err != nil {
+				return nil, &IMAPError{Step: "status", Host: g.host, Err: fmt.Errorf("%s: %w", l.Mailbox, err)}
+			}
+		}
+		if st.NumMessages != nil {
+			mc.Messages = *st.NumMessages
+		}
+		if st.NumUnseen != nil {
+			mc.Unseen = *st.NumUnseen
+		}
+		out = append(out, mc)
+	}
+	return out, nil
+}

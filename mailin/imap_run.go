@@ -1,0 +1,126 @@
+package mailin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// Run polls until ctx ends: a cycle, then IDLE on the first mailbox where
+// the server offers it (a new message starts the next cycle at once), or a
+// sleep of the poll interval. After an error it reconnects with exponential
+// backoff and jitter, and logs once per outage, not once per try. When ctx
+// ends, the message in flight is committed and marked before Run returns.
+func (p *Poller) Run(ctx context.Context) {
+	defer p.Disconnect()
+	var down time.Time // start of the current outage
+	failures := 0
+	for ctx.Err() == nil {
+		n, err := p.PollOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			failures++
+			if down.IsZero() {
+				down = time.Now()
+				p.log.Error("imap: polling failed; retrying with backoff", slog.Any("err", err))
+			} else {
+				p.log.Debug("imap: still failing", slog.Int("tries", failures), slog.Any("err", err))
+			}
+			sleep(ctx, p.backoff(failures))
+			continue
+		}
+		if !down.IsZero() {
+			p.log.Info("imap: polling again", slog.Duration("outage", time.Since(down).Round(time.Second)), slog.Int("tries", failures))
+			down, failures = time.Time{}, 0
+		}
+		if n > 0 {
+			p.log.Debug("imap: cycle", slog.Int("fetched", n))
+		}
+		p.wait(ctx)
+	}
+}
+
+// wait idles on the first mailbox until new mail or the poll interval, or
+// sleeps the interval when IDLE is off or missing.
+func (p *Poller) wait(ctx context.Context) {
+	if !p.acc.IDLE {
+		sleep(ctx, p.acc.PollInterval)
+		return
+	}
+	p.connMu.Lock()
+	c := p.conn
+	var ok bool
+	var err error
+	if c != nil {
+		if _, err = c.Select(p.acc.Mailboxes[0]); err == nil {
+			ok, err = c.Idle(ctx, p.acc.PollInterval)
+		}
+		if err != nil {
+			// Not an outage yet: the next cycle reconnects, and says so if it cannot.
+			p.log.Debug("imap: idle", slog.Any("err", err))
+			p.drop()
+		}
+	}
+	p.connMu.Unlock()
+	if c == nil || (!ok && err == nil) {
+		sleep(ctx, p.acc.PollInterval)
+	}
+}
+
+// backoff is the wait before try n+1: doubling from minBackoff up to
+// maxBackoff, with full jitter over its upper half so that many tikkits
+// cut off by the same outage do not all come back at the same instant.
+func (p *Poller) backoff(n int) time.Duration {
+	d := p.minBackoff
+	for i := 1; i < n && d < p.maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, p.maxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// CheckIMAP connects and logs in as acc, lists every mailbox with its
+// counts, and checks that the mailboxes acc polls (and moves to) exist; for
+// `tikkitd imap test`. The error is an *IMAPError naming the failed step.
+func CheckIMAP(ctx context.Context, acc IMAPAccount) ([]MailboxCount, error) {
+	c, err := dialIMAP(ctx, acc, "")
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	list, err := c.Mailboxes()
+	if err != nil {
+		return nil, err
+	}
+	want := acc.Mailboxes
+	if len(want) == 0 {
+		want = []string{"INBOX"}
+	}
+	if acc.ProcessedMailbox != "" {
+		want = append(want, acc.ProcessedMailbox)
+	}
+	for _, m := range want {
+		found := false
+		for _, l := range list {
+			found = found || l.Name == m || (strings.EqualFold(m, "INBOX") && strings.EqualFold(l.Name, "INBOX"))
+		}
+		if !found {
+			return list, &IMAPError{Step: "select", Host: acc.Host, Err: fmt.Errorf("mailbox %q does not exist", m)}
+		}
+	}
+	return list, nil
+}
