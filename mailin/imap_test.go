@@ -360,3 +360,25 @@ func TestIMAPOutageLogsOnce(t *testing.T) {
 		})
 	}
 }
+
+// CheckIMAP (for `tikkitd imap test`) lists mailboxes and names the step that fails.
+func TestCheckIMAP(t *testing.T) {
+	dc := startDovecot(t)
+	dc.save("INBOX", []byte("From: a@example.org\r\nSubject: x\r\nMessage-ID: <c1@example.org>\r\n\r\nhi\r\n"))
+	ctx := context.Background()
+	list, err := CheckIMAP(ctx, dc.account())
+	if err != nil || len(list) != 1 || list[0].Name != "INBOX" || list[0].Messages != 1 || list[0].Unseen != 1 {
+		t.Errorf("CheckIMAP = %+v, %v", list, err)
+	}
+	missing := dc.account()
+	missing.ProcessedMailbox = "Done"
+	bad := dc.account()
+	bad.Password = "wrong"
+	for acc, step := range map[*IMAPAccount]string{&missing: "select", &bad: "login"} {
+		_, err := CheckIMAP(ctx, *acc)
+		var ie *IMAPError
+		if !errors.As(err, &ie) || ie.Step != step {
+			t.Errorf("CheckIMAP: %v, want an error at step %s", err, step)
+		}
+	}
+}
