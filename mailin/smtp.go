@@ -3,6 +3,7 @@ package mailin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -230,6 +231,6 @@ func (ss *session) deliver(r io.Reader) (Result, error) {
 type slogLogger struct{ l *slog.Logger }
 
 func (s slogLogger) Printf(format string, v ...any) {
-	s.l.Debug("smtp: " + strings.TrimSpace(sprintf(format, v...)))
+	s.l.Debug("smtp: " + strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
-func (s slogLogger) Println(v ...any) { s.l.Debug("smtp: " + strings.TrimSpace(sprintln(v...))) }
+func (s slogLogger) Println(v ...any) { s.l.Debug("smtp: " + strings.TrimSpace(fmt.Sprintln(v...))) }

@@ -95,6 +95,3 @@ func Spool(r io.Reader, dir string, max int64) (*Raw, error) {
 	ok = true
 	return &Raw{Path: f.Name(), SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
-
-func sprintf(format string, v ...any) string { return fmt.Sprintf(format, v...) }
-func sprintln(v ...any) string               { return fmt.Sprintln(v...) }

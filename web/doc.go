@@ -1,4 +1,5 @@
-// Package web serves tikkit's HTTP side: the aggregate status page (/), /healthz and
-// /metrics, plus a tiny dependency-free metrics registry that cmd wires to the other
-// packages. It shows no personal data and reaches no further than values it is given.
+// Package web serves tikkit's HTTP side: the aggregate status page (/),
+// /healthz, /metrics with a small dependency-free registry, and the request
+// status pages /r/{number}/{key} reached from the link in every mail. It
+// reads through store and checks keys with the signer cmd gives it.
 package web
