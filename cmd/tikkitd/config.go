@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/tikkit/tikkit/rules"
@@ -22,7 +23,23 @@ type Config struct {
 	Limits  LimitsConfig `toml:"limits"`
 	Reg     RegConfig    `toml:"registration"`
 	Out     OutConfig    `toml:"outbound"`
+	IMAP    []IMAPConfig `toml:"imap"`
 	Log     LogConfig    `toml:"log"`
+}
+
+// IMAPConfig is one [[imap]] account polled for mail.
+type IMAPConfig struct {
+	Name             string   `toml:"name"`              // for logs and the state kept per mailbox; default user@host
+	Host             string   `toml:"host"`              // host:port
+	TLS              string   `toml:"tls"`               // implicit | starttls | none
+	Username         string   `toml:"username"`          //
+	PasswordFile     string   `toml:"password_file"`     // the password, from a file…
+	PasswordEnv      string   `toml:"password_env"`      // …or an environment variable
+	Mailboxes        []string `toml:"mailboxes"`         // default ["INBOX"]
+	ProcessedMailbox string   `toml:"processed_mailbox"` // move there after commit; "" = flag \Seen only
+	IDLE             *bool    `toml:"idle"`              // default true
+	PollInterval     string   `toml:"poll_interval"`     // default "60s"
+	Batch            int      `toml:"batch"`             // default 100
 }
 
 // OutConfig is [outbound]: how mail leaves.
@@ -129,6 +146,9 @@ func loadConfig(path string) (Config, string, error) {
 		if errors.As(err, &sm) {
 			return cfg, path, fmt.Errorf("config %s: unknown setting:\n%s", path, sm.String())
 		}
+		if strings.Contains(err.Error(), "[]main.IMAPConfig") {
+			return cfg, path, fmt.Errorf("config %s: write each IMAP account as an [[imap]] section (double brackets)", path)
+		}
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
@@ -219,6 +239,29 @@ func (c *Config) validate() error {
 	}
 	if (c.Out.DKIMDomain == "") != (c.Out.DKIMKeyFile == "") || (c.Out.DKIMDomain != "" && c.Out.DKIMSelector == "") {
 		bad("outbound: dkim_domain, dkim_selector and dkim_key_file go together")
+	}
+	for i := range c.IMAP {
+		a := &c.IMAP[i]
+		where := fmt.Sprintf("imap[%d]", i)
+		if _, _, err := net.SplitHostPort(a.Host); err != nil {
+			bad("%s.host: %q: want host:port (993 for tls = \"implicit\")", where, a.Host)
+		}
+		switch a.TLS {
+		case "", "implicit", "starttls", "none":
+		default:
+			bad("%s.tls: %q is not implicit, starttls or none", where, a.TLS)
+		}
+		if a.Username == "" {
+			bad("%s.username: must be set", where)
+		}
+		if (a.PasswordFile == "") == (a.PasswordEnv == "") {
+			bad("%s: set one of password_file or password_env", where)
+		}
+		if a.PollInterval != "" {
+			if d, err := time.ParseDuration(a.PollInterval); err != nil || d < time.Second {
+				bad("%s.poll_interval: %q is not a duration of at least 1s (e.g. \"60s\")", where, a.PollInterval)
+			}
+		}
 	}
 	if err := c.registration().Validate(); err != nil {
 		errs = append(errs, err)

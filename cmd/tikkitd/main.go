@@ -47,6 +47,7 @@ Commands:
   held [--json]              list messages kept without a request, with the reason
   reprocess ID|--all         run held messages through the ingest path again
   outbox [--json]            outbound mail: queued, sent, failed, suppressed
+  imap test                  connect to the [[imap]] accounts and list their mailboxes
   person add EMAIL [--name N] [--staff] [--admin]
                              add a person, or make one staff (--admin implies --staff)
   person approve|deny|block EMAIL
@@ -107,6 +108,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		return cmdReprocess(rest, stdout, stderr)
 	case "outbox":
 		return cmdOutbox(rest, stdout, stderr)
+	case "imap":
+		return cmdIMAP(rest, stdout, stderr)
 	case "person":
 		return cmdPerson(rest, stdout, stderr)
 	case "location":

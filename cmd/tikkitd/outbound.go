@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tikkit/tikkit/mailin"
 	"github.com/tikkit/tikkit/mailout"
 	"github.com/tikkit/tikkit/rules"
 	"github.com/tikkit/tikkit/store"
@@ -98,4 +99,20 @@ func checkOutboundFiles(cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// imapGauge exposes each IMAP account's state on /metrics.
+func imapGauge(ps []*mailin.Poller) web.Metric {
+	return web.NewGaugeVecFunc("tikkit_imap_connected", "1 when the IMAP account is connected.", "account", func() map[string]float64 {
+		out := map[string]float64{}
+		for _, p := range ps {
+			st := p.Status()
+			v := 0.0
+			if st.Connected {
+				v = 1
+			}
+			out[st.Account] = v
+		}
+		return out
+	})
 }

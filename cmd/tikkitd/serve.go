@@ -139,6 +139,22 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 		}()
 	}
 
+	// IMAP accounts: one poller each, stopped with the daemon.
+	var pollers []*mailin.Poller
+	for _, ic := range cfg.IMAP {
+		acc, err := imapAccount(ic)
+		if err != nil {
+			return err
+		}
+		p := mailin.NewPoller(in, st, acc, log)
+		pollers = append(pollers, p)
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Run(ctx) }()
+	}
+	if len(pollers) > 0 {
+		reg.MustRegister(imapGauge(pollers))
+	}
+
 	started := time.Now()
 	var httpSrv *http.Server
 	if cfg.HTTP.Listen != "" {
@@ -161,6 +177,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 				var out []web.Listener
 				for _, l := range listeners {
 					out = append(out, web.Listener{Name: l.name, Addr: l.addr, Up: l.up.Load()})
+				}
+				for _, p := range pollers {
+					st := p.Status()
+					out = append(out, web.Listener{Name: "imap", Addr: st.Account, Up: st.Connected})
 				}
 				return out
 			},

@@ -353,3 +353,23 @@ func TestCheckConfigOutbound(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckConfigIMAP(t *testing.T) {
+	good := writeConfig(t, "[[imap]]\nhost = \"imap.example.com:993\"\nusername = \"help\"\npassword_env = \"X\"\n")
+	if code, _, errs := runCmd(t, "", "check-config", "-config", good); code != exitOK {
+		t.Errorf("good [[imap]]: %d %s", code, errs)
+	}
+	for name, body := range map[string]string{
+		"single brackets": "[imap]\nhost = \"imap.example.com:993\"\n",
+		"no port":         "[[imap]]\nhost = \"imap.example.com\"\nusername = \"u\"\npassword_env = \"X\"\n",
+		"no password":     "[[imap]]\nhost = \"imap.example.com:993\"\nusername = \"u\"\n",
+		"bad interval":    "[[imap]]\nhost = \"imap.example.com:993\"\nusername = \"u\"\npassword_env = \"X\"\npoll_interval = \"soon\"\n",
+	} {
+		if code, _, errs := runCmd(t, "", "check-config", "-config", writeConfig(t, body)); code != exitConfig || errs == "" {
+			t.Errorf("%s: exit %d, stderr %q", name, code, errs)
+		}
+	}
+	if code, _, errs := runCmd(t, "", "imap", "test", "-config", writeConfig(t, "")); code != exitConfig || !strings.Contains(errs, "[[imap]]") {
+		t.Errorf("imap test without accounts: %d %q", code, errs)
+	}
+}
