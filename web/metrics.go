@@ -166,17 +166,25 @@ func (g *GaugeFunc) write(w *bufio.Writer) {
 // from f at every scrape (e.g. the outbox by status).
 type GaugeVecFunc struct {
 	desc
+	typ   string // "gauge", or "counter" from NewCounterVecFunc
 	label string
 	f     func() map[string]float64
 }
 
 // NewGaugeVecFunc returns gauges labelled label, read from f when exposed.
 func NewGaugeVecFunc(name, help, label string, f func() map[string]float64) *GaugeVecFunc {
-	return &GaugeVecFunc{desc: desc{name, help}, label: label, f: f}
+	return &GaugeVecFunc{desc: desc{name, help}, typ: "gauge", label: label, f: f}
+}
+
+// NewCounterVecFunc is NewGaugeVecFunc for counts kept elsewhere (e.g. by a
+// poller in a package that must not import web): exposed as counters, so
+// f must only ever return growing values per label.
+func NewCounterVecFunc(name, help, label string, f func() map[string]float64) *GaugeVecFunc {
+	return &GaugeVecFunc{desc: desc{name, help}, typ: "counter", label: label, f: f}
 }
 
 func (g *GaugeVecFunc) write(w *bufio.Writer) {
-	g.header(w, "gauge")
+	g.header(w, g.typ)
 	m := g.f()
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -289,3 +289,18 @@ func TestCounterVecConcurrent(t *testing.T) {
 		t.Errorf("total = %d, want 8000", n)
 	}
 }
+
+func TestCounterVecFunc(t *testing.T) {
+	r := NewRegistry()
+	r.MustRegister(NewCounterVecFunc("tikkit_test_fetched_total", "Fetched.", "account", func() map[string]float64 {
+		return map[string]float64{"b": 2, `a"\`: 1}
+	}))
+	text := scrape(t, r)
+	samples, types := parseExposition(t, text)
+	if types["tikkit_test_fetched_total"] != "counter" {
+		t.Errorf("type %q, want counter:\n%s", types["tikkit_test_fetched_total"], text)
+	}
+	if len(samples) != 2 || samples[0].labels != `account="a\"\\"` || samples[0].value != 1 || samples[1].labels != `account="b"` {
+		t.Errorf("samples %+v", samples)
+	}
+}

@@ -21,6 +21,7 @@ type Config struct {
 	Started   time.Time
 	Stats     func(ctx context.Context) (Stats, error)
 	Listeners func() []Listener
+	IMAP      func() []IMAPAccount // the polled IMAP accounts; nil when none
 	Registry  *Registry
 	Logger    *slog.Logger
 
@@ -134,7 +135,11 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.Listeners != nil {
 		ls = h.cfg.Listeners()
 	}
-	page := buildPage(h.cfg.Version, h.cfg.Started, h.now(), st, err, ls)
+	var imap []IMAPAccount
+	if h.cfg.IMAP != nil {
+		imap = h.cfg.IMAP()
+	}
+	page := buildPage(h.cfg.Version, h.cfg.Started, h.now(), st, err, ls, imap)
 	var buf bytes.Buffer
 	if terr := statusTmpl.Execute(&buf, page); terr != nil {
 		panic(terr) // the template is embedded and tested; recoverPanic answers 500

@@ -313,3 +313,32 @@ func TestHumanDuration(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusPageIMAP(t *testing.T) {
+	accounts := []IMAPAccount{
+		{Name: "facilities", Connected: true, LastPoll: testNow.Add(-12 * time.Second), Fetched: 1234, Errors: 0},
+		{Name: "caretaker-north", Connected: false, Fetched: 0, Errors: 7},
+	}
+	h, _ := newTestHandler(t, Config{Stats: okStats, IMAP: func() []IMAPAccount { return accounts }})
+	res, body := do(t, h, http.MethodGet, "/")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	wantContains(t, body, "IMAP accounts", "1 IMAP account not connected", "banner warn",
+		`<tr><td>facilities</td><td><span class="pill ok">connected</span></td><td>12 s ago</td><td class="num">1234</td><td class="num">0</td></tr>`,
+		`<tr><td>caretaker-north</td><td><span class="pill down">not connected</span></td><td>never</td><td class="num">0</td><td class="num warn">7</td></tr>`,
+	)
+
+	accounts[1].Connected, accounts[1].LastPoll = true, testNow.Add(-(2*time.Hour + 5*time.Minute))
+	_, body = do(t, h, http.MethodGet, "/")
+	wantContains(t, body, "All systems normal", "2 h 5 min ago")
+	if strings.Contains(body, "@") {
+		t.Errorf("page contains '@'")
+	}
+
+	// No accounts: no section.
+	h, _ = newTestHandler(t, Config{Stats: okStats})
+	if _, body := do(t, h, http.MethodGet, "/"); strings.Contains(body, "IMAP") {
+		t.Errorf("IMAP section shown without accounts")
+	}
+}

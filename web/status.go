@@ -30,6 +30,26 @@ type Listener struct {
 	Up   bool
 }
 
+// IMAPAccount is one polled IMAP account as shown on the page. Name is the
+// name the administrator gave the account; nothing else about the mailbox
+// (no user name, no address) reaches the page.
+type IMAPAccount struct {
+	Name      string
+	Connected bool
+	LastPoll  time.Time // last cycle that read every mailbox; zero when none yet
+	Fetched   int64     // messages committed since start
+	Errors    int64     // failed cycles and connection attempts since start
+}
+
+// imapRow is an IMAPAccount preformatted for the template.
+type imapRow struct {
+	Name      string
+	Connected bool
+	LastPoll  string // "12 s ago", "never"
+	Fetched   int64
+	Errors    int64
+}
+
 //go:embed status.html
 var statusHTML string
 
@@ -47,11 +67,12 @@ type statusPage struct {
 	Stats     Stats
 	LastMsg   string
 	Listeners []Listener
+	IMAP      []imapRow
 }
 
 // buildPage turns the inputs into the page model. statsErr non-nil means
 // the database could not be read; st is then ignored.
-func buildPage(version string, started, now time.Time, st Stats, statsErr error, ls []Listener) statusPage {
+func buildPage(version string, started, now time.Time, st Stats, statsErr error, ls []Listener, imap []IMAPAccount) statusPage {
 	p := statusPage{
 		Version:   version,
 		Uptime:    humanDuration(now.Sub(started)),
@@ -67,11 +88,21 @@ func buildPage(version string, started, now time.Time, st Stats, statsErr error,
 			down++
 		}
 	}
+	offline := 0
+	for _, a := range imap {
+		if !a.Connected {
+			offline++
+		}
+		p.IMAP = append(p.IMAP, imapRow{Name: a.Name, Connected: a.Connected, LastPoll: ago(a.LastPoll, now),
+			Fetched: a.Fetched, Errors: a.Errors})
+	}
 	switch {
 	case statsErr != nil:
 		p.Level, p.Headline, p.DBDown = "down", "Database unavailable", true
 	case down > 0:
 		p.Level, p.Headline = "warn", plural(down, "listener", "listeners")+" down"
+	case offline > 0:
+		p.Level, p.Headline = "warn", plural(offline, "IMAP account", "IMAP accounts")+" not connected"
 	case st.HeldMessages > 0:
 		p.Level, p.Headline = "warn", plural64(st.HeldMessages, "held message", "held messages")+" need a look"
 	default:
@@ -99,6 +130,14 @@ func lastMessage(t, now time.Time) string {
 		rel = humanDuration(ago) + " ago"
 	}
 	return t.In(now.Location()).Format("2006-01-02 15:04 MST") + " (" + rel + ")"
+}
+
+// ago says how long before now t was: "12 s ago", "3 h 5 min ago", "never".
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return humanDuration(now.Sub(t)) + " ago"
 }
 
 // humanDuration formats d coarsely for people: "45 s", "12 min",
