@@ -101,18 +101,106 @@ func checkOutboundFiles(cfg Config) error {
 	return nil
 }
 
-// imapGauge exposes each IMAP account's state on /metrics.
-func imapGauge(ps []*mailin.Poller) web.Metric {
-	return web.NewGaugeVecFunc("tikkit_imap_connected", "1 when the IMAP account is connected.", "account", func() map[string]float64 {
-		out := map[string]float64{}
-		for _, p := range ps {
-			st := p.Status()
-			v := 0.0
-			if st.Connected {
-				v = 1
-			}
-			out[st.Account] = v
+// imapSnap is one IMAP account's state under the name the status page and
+// /metrics show for it.
+type imapSnap struct {
+	Label string
+	mailin.PollerStatus
+}
+
+// imapLabels names each [[imap]] account for the page and /metrics: its
+// configured name, else its host (never the user name, which is often a
+// person's address), made unique with "#2", "#3"… when hosts repeat.
+func imapLabels(cs []IMAPConfig) []string {
+	seen := map[string]int{}
+	var out []string
+	for _, c := range cs {
+		l := c.Name
+		if l == "" {
+			l = c.Host
+		}
+		seen[l]++
+		if n := seen[l]; n > 1 {
+			l = fmt.Sprintf("%s#%d", l, n)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// imapSnaps reads every poller's status under its label.
+func imapSnaps(ps []*mailin.Poller, labels []string) func() []imapSnap {
+	return func() []imapSnap {
+		out := make([]imapSnap, len(ps))
+		for i, p := range ps {
+			out[i] = imapSnap{Label: labels[i], PollerStatus: p.Status()}
 		}
 		return out
-	})
+	}
+}
+
+// imapMetrics exposes each IMAP account's state on /metrics: connection,
+// last successful poll per mailbox (0 until the first), messages fetched
+// and errors. All are read from the pollers at scrape time.
+func imapMetrics(snaps func() []imapSnap) []web.Metric {
+	perAccount := func(f func(s imapSnap) float64) func() map[string]float64 {
+		return func() map[string]float64 {
+			out := map[string]float64{}
+			for _, s := range snaps() {
+				out[s.Label] = f(s)
+			}
+			return out
+		}
+	}
+	return []web.Metric{
+		web.NewGaugeVecFunc("tikkit_imap_connected", "1 when the IMAP account is connected.", "account",
+			perAccount(func(s imapSnap) float64 {
+				if s.Connected {
+					return 1
+				}
+				return 0
+			})),
+		web.NewGaugeVecFunc("tikkit_imap_last_poll_timestamp_seconds",
+			"Unix time of the last successful poll of each IMAP mailbox (account/mailbox); 0 before the first.", "mailbox",
+			func() map[string]float64 {
+				out := map[string]float64{}
+				for _, s := range snaps() {
+					for _, m := range s.Mailboxes {
+						v := 0.0
+						if !m.LastPoll.IsZero() {
+							v = float64(m.LastPoll.UnixMilli()) / 1000
+						}
+						out[s.Label+"/"+m.Name] = v
+					}
+				}
+				return out
+			}),
+		web.NewCounterVecFunc("tikkit_imap_fetched_total", "Messages committed from each IMAP account since start.", "account",
+			perAccount(func(s imapSnap) float64 { return float64(s.Fetched) })),
+		web.NewCounterVecFunc("tikkit_imap_errors_total", "Failed IMAP cycles and connection attempts per account since start.", "account",
+			perAccount(func(s imapSnap) float64 { return float64(s.Errors) })),
+	}
+}
+
+// imapAccounts is the status page's view of the IMAP accounts: the last
+// successful poll of an account is the oldest of its mailboxes' (zero
+// while any mailbox has never been polled).
+func imapAccounts(snaps func() []imapSnap) func() []web.IMAPAccount {
+	return func() []web.IMAPAccount {
+		var out []web.IMAPAccount
+		for _, s := range snaps() {
+			a := web.IMAPAccount{Name: s.Label, Connected: s.Connected, Fetched: s.Fetched, Errors: s.Errors}
+			for i, m := range s.Mailboxes {
+				if m.LastPoll.IsZero() {
+					a.LastPoll = time.Time{}
+					break
+				}
+				if i == 0 || m.LastPoll.Before(a.LastPoll) {
+					a.LastPoll = m.LastPoll
+				}
+			}
+			out = append(out, a)
+		}
+		return out
+	}
 }

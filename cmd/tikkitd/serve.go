@@ -151,8 +151,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 		wg.Add(1)
 		go func() { defer wg.Done(); p.Run(ctx) }()
 	}
+	snaps := imapSnaps(pollers, imapLabels(cfg.IMAP))
 	if len(pollers) > 0 {
-		reg.MustRegister(imapGauge(pollers))
+		reg.MustRegister(imapMetrics(snaps)...)
 	}
 
 	started := time.Now()
@@ -178,12 +179,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 				for _, l := range listeners {
 					out = append(out, web.Listener{Name: l.name, Addr: l.addr, Up: l.up.Load()})
 				}
-				for _, p := range pollers {
-					st := p.Status()
-					out = append(out, web.Listener{Name: "imap", Addr: st.Account, Up: st.Connected})
-				}
 				return out
 			},
+			IMAP:      imapAccounts(snaps),
 			Registry:  reg,
 			Logger:    log,
 			Store:     st,
