@@ -86,23 +86,18 @@ func (q Q) Requests(ctx context.Context) ([]Request, error) {
 
 // InsertRequest creates a request with the next number (at least first).
 func (q Q) InsertRequest(ctx context.Context, r Request, first int64) (Request, error) {
-	var max int64
-	if err := q.get(ctx, &max, "next-request-number"); err != nil {
-		return r, err
-	}
-	r.Number = max + 1
-	if r.Number < first {
-		r.Number = first
-	}
 	if r.Priority == "" {
 		r.Priority = "normal"
 	}
 	r.State = "open"
 	r.CreatedAt = now()
 	r.UpdatedAt = r.CreatedAt
-	id, err := q.insert(ctx, "insert-request", r.Number, r.Subject, r.NormSubject, r.Priority, r.RequesterID, r.CreatorID, r.ThreadKey, r.CreatedAt, r.UpdatedAt)
-	r.ID = id
-	return r, err
+	err := q.stmt("insert-request").QueryRowxContext(ctx, first, first, r.Subject, r.NormSubject, r.Priority,
+		r.RequesterID, r.CreatorID, r.ThreadKey, r.CreatedAt, r.UpdatedAt).Scan(&r.ID, &r.Number)
+	if err != nil {
+		return r, fmt.Errorf("store: insert-request: %w", err)
+	}
+	return r, nil
 }
 
 // TouchRequest records activity on a request.

@@ -24,13 +24,14 @@ SELECT * FROM requests WHERE number = ?;
 -- name: request-by-id
 SELECT * FROM requests WHERE id = ?;
 
--- name: next-request-number
-SELECT COALESCE(MAX(number), 0) FROM requests;
-
 -- name: insert-request
+-- The next number (at least the configured first one) is taken in the same
+-- statement, inside the write transaction: no two requests share a number.
 INSERT INTO requests (number, subject, norm_subject, state, priority, requester_id, creator_id, thread_key, created_at, updated_at)
-VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)
-RETURNING id;
+SELECT CASE WHEN COALESCE(MAX(number), 0) + 1 < ? THEN ? ELSE COALESCE(MAX(number), 0) + 1 END,
+    ?, ?, 'open', ?, ?, ?, ?, ?, ?
+FROM requests
+RETURNING id, number;
 
 -- name: touch-request
 UPDATE requests SET updated_at = ? WHERE id = ?;
