@@ -19,7 +19,31 @@ import (
 type dovecot struct {
 	t          testing.TB
 	conf, addr string
+	tlsAddr    string // the implicit-TLS (imaps) listener, with withTLS
 	user, pass string
+}
+
+// dovecotConfig is what the options of startDovecot change.
+type dovecotConfig struct {
+	certFile, keyFile string // PEM; set: ssl = yes, STARTTLS on addr, imaps on tlsAddr
+}
+
+type dovecotOption func(*dovecotConfig)
+
+// withTLS serves the certificate and key (PEM files) with ssl = yes: STARTTLS
+// on the plain listener and implicit TLS on dovecot.tlsAddr.
+func withTLS(certFile, keyFile string) dovecotOption {
+	return func(c *dovecotConfig) { c.certFile, c.keyFile = certFile, keyFile }
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func findDovecot() (string, string) {
@@ -45,7 +69,7 @@ state_dir = {{dir}}/state
 log_path = {{dir}}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{{ssl}}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -69,7 +93,8 @@ service imap-login {
     port = {{port}}
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = {{imapsport}}
   }
   chroot =
 }
@@ -87,8 +112,12 @@ service stats {
 // (CI installs Debian's dovecot-imapd). As root, mail belongs to nobody and
 // Dovecot's own users run its services; otherwise everything runs as the
 // current user.
-func startDovecot(t testing.TB) *dovecot {
+func startDovecot(t testing.TB, opts ...dovecotOption) *dovecot {
 	t.Helper()
+	var cfg dovecotConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	bin, adm := findDovecot()
 	if bin == "" || adm == "" {
 		t.Skip("dovecot not installed (Debian: apt-get install dovecot-imapd); skipping the IMAP integration test")
@@ -128,15 +157,20 @@ func startDovecot(t testing.TB) *dovecot {
 		fmt.Sscan(gid, &g)
 		os.Chown(filepath.Join(dir, "mail"), n, g)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freePort(t)
 	d := &dovecot{t: t, conf: filepath.Join(dir, "dovecot.conf"), addr: fmt.Sprintf("127.0.0.1:%d", port), user: "tk", pass: "s3cret"}
+	ssl, imapsPort := "ssl = no", 0
+	listening := []string{d.addr}
+	if cfg.certFile != "" {
+		// Dovecot's config process reads the files (as root, or as us).
+		ssl = fmt.Sprintf("ssl = yes\nssl_cert = <%s\nssl_key = <%s", cfg.certFile, cfg.keyFile)
+		imapsPort = freePort(t)
+		d.tlsAddr = fmt.Sprintf("127.0.0.1:%d", imapsPort)
+		listening = append(listening, d.tlsAddr)
+	}
 	conf := strings.NewReplacer("{{dir}}", dir, "{{internal}}", internal, "{{login}}", login, "{{pass}}", d.pass,
-		"{{uid}}", uid, "{{gid}}", gid, "{{port}}", fmt.Sprint(port)).Replace(dovecotConf)
+		"{{uid}}", uid, "{{gid}}", gid, "{{port}}", fmt.Sprint(port), "{{ssl}}", ssl,
+		"{{imapsport}}", fmt.Sprint(imapsPort)).Replace(dovecotConf)
 	if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -157,22 +191,25 @@ func startDovecot(t testing.TB) *dovecot {
 			<-exited
 		}
 	})
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", d.addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
+	deadline := time.Now().Add(5 * time.Second)
+	for _, addr := range listening {
+		for {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-exited:
+				log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
+				t.Fatalf("dovecot exited: %s\n%s", out.String(), log)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("dovecot does not listen on %s: %v", addr, err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
-			t.Fatalf("dovecot exited: %s\n%s", out.String(), log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dovecot does not listen on %s: %v", d.addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	return d
 }
