@@ -84,9 +84,18 @@ func dialIMAP(ctx context.Context, acc IMAPAccount, spoolDir string) (*goIMAP, e
 			},
 		},
 	}
+	// Like mailout's relay: a given config (say, only RootCAs) still
+	// verifies the host it dials, at TLS 1.2 or later.
 	if opt.TLSConfig == nil {
-		host, _, _ := net.SplitHostPort(acc.Host)
-		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		opt.TLSConfig = &tls.Config{}
+	} else {
+		opt.TLSConfig = opt.TLSConfig.Clone()
+	}
+	if opt.TLSConfig.ServerName == "" {
+		opt.TLSConfig.ServerName, _, _ = net.SplitHostPort(acc.Host)
+	}
+	if opt.TLSConfig.MinVersion == 0 {
+		opt.TLSConfig.MinVersion = tls.VersionTLS12
 	}
 	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", acc.Host)
