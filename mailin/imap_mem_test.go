@@ -1,0 +1,136 @@
+package mailin
+
+import (
+	"bytes"
+	"io"
+	"log"
+	"net"
+	"regexp"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+)
+
+// memIMAP is go-imap's in-memory server on a loopback port, advertising
+// caps only, with every byte of the conversation in wire.
+type memIMAP struct {
+	addr string
+	user *imapmemserver.User
+	wire syncBuffer
+}
+
+func startMemIMAP(t *testing.T, caps imap.CapSet, mailboxes ...string) *memIMAP {
+	t.Helper()
+	m := &memIMAP{user: imapmemserver.NewUser("tk", "s3cret")}
+	for _, mb := range mailboxes {
+		if err := m.user.Create(mb, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mem := imapmemserver.New()
+	mem.AddUser(m.user)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:         caps,
+		InsecureAuth: true,
+		DebugWriter:  &m.wire,
+		Logger:       log.New(io.Discard, "", 0),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	m.addr = ln.Addr().String()
+	return m
+}
+
+func (m *memIMAP) account() IMAPAccount {
+	return IMAPAccount{Name: "mem", Host: m.addr, TLS: "none", Username: "tk", Password: "s3cret"}
+}
+
+func (m *memIMAP) append(t *testing.T, mbox string, msg []byte) {
+	t.Helper()
+	if _, err := m.user.Append(mbox, bytes.NewReader(msg), &imap.AppendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (m *memIMAP) count(t *testing.T, mbox string) uint32 {
+	t.Helper()
+	st, err := m.user.Status(mbox, &imap.StatusOptions{NumMessages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *st.NumMessages
+}
+
+// A server without MOVE: committed mail reaches processed_mailbox by COPY,
+// STORE +FLAGS \Deleted and EXPUNGE (UID EXPUNGE with UIDPLUS); one with
+// MOVE gets MOVE. Every message makes one request and leaves INBOX.
+func TestIMAPMoveFallback(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		caps      imap.CapSet
+		want, not []string
+	}{
+		// Client commands only: the tag, then the command.
+		{"no MOVE, UIDPLUS", imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}},
+			[]string{`T\d+ UID COPY \S+ "?Done"?\r\n`, `T\d+ UID STORE \S+ \+FLAGS\.SILENT \(\\Deleted\)`, `T\d+ UID EXPUNGE \S+\r\n`},
+			[]string{`T\d+ UID MOVE`, `T\d+ EXPUNGE`}},
+		{"no MOVE, no UIDPLUS", imap.CapSet{imap.CapIMAP4rev1: {}},
+			[]string{`T\d+ UID COPY \S+ "?Done"?\r\n`, `T\d+ UID STORE \S+ \+FLAGS\.SILENT \(\\Deleted\)`, `T\d+ EXPUNGE\r\n`},
+			[]string{`T\d+ UID MOVE`, `T\d+ UID EXPUNGE`}},
+		{"MOVE", imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapMove: {}},
+			[]string{`T\d+ UID MOVE \S+ "?Done"?\r\n`},
+			[]string{`T\d+ (UID )?COPY`, `T\d+ (UID )?EXPUNGE`, `\\Deleted`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			const n = 5
+			srv := startMemIMAP(t, c.caps, "INBOX", "Done")
+			for i := range n {
+				srv.append(t, "INBOX", ingestBenchMessage(i, 500))
+			}
+			h := newHarness(t, "imap", nil)
+			acc := srv.account()
+			acc.ProcessedMailbox = "Done"
+			acc.Batch = 2 // several batches, several moves
+			p := newPoller(h, acc)
+			if got := pollOnce(t, p); got != n {
+				t.Errorf("committed %d, want %d", got, n)
+			}
+			if in, done := srv.count(t, "INBOX"), srv.count(t, "Done"); in != 0 || done != n {
+				t.Errorf("INBOX %d, Done %d; want 0, %d", in, done, n)
+			}
+			if rs := h.requests(); len(rs) != n {
+				t.Errorf("%d requests, want %d", len(rs), n)
+			}
+			srv.append(t, "INBOX", ingestBenchMessage(n, 500))
+			if got := pollOnce(t, p); got != 1 {
+				t.Errorf("second cycle committed %d, want the 1 new one", got)
+			}
+			if in, done := srv.count(t, "INBOX"), srv.count(t, "Done"); in != 0 || done != n+1 {
+				t.Errorf("after the second cycle: INBOX %d, Done %d; want 0, %d", in, done, n+1)
+			}
+			wire := srv.wire.String()
+			for _, re := range c.want {
+				if !regexp.MustCompile(re).MatchString(wire) {
+					t.Errorf("no %s on the wire", re)
+				}
+			}
+			for _, re := range c.not {
+				if regexp.MustCompile(re).MatchString(wire) {
+					t.Errorf("%s on the wire", re)
+				}
+			}
+			if t.Failed() {
+				t.Logf("conversation:\n%s", wire)
+			}
+		})
+	}
+}
