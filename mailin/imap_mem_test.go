@@ -2,10 +2,12 @@ package mailin
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log"
 	"net"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -133,4 +135,22 @@ func TestIMAPMoveFallback(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tls = starttls against a server that does not offer STARTTLS fails at
+// step "tls" before any credentials go out in the clear.
+func TestIMAPStartTLSMissing(t *testing.T) {
+	srv := startMemIMAP(t, nil, "INBOX")
+	acc := srv.account()
+	acc.TLS = "starttls"
+	h := newHarness(t, "imap", nil)
+	_, err := newPoller(h, acc).PollOnce(t.Context())
+	var ie *IMAPError
+	if !errors.As(err, &ie) || ie.Step != "tls" {
+		t.Fatalf("PollOnce: %v; want an IMAPError at step tls", err)
+	}
+	if wire := srv.wire.String(); strings.Contains(wire, "LOGIN") || strings.Contains(wire, "s3cret") {
+		t.Errorf("credentials sent without TLS:\n%s", wire)
+	}
+	t.Logf("%v", err)
 }
