@@ -247,10 +247,25 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 		return nil
 	}
 	if moveTo != "" {
-		// RFC 6851 MOVE; go-imap falls back to COPY, STORE \Deleted and
-		// (UID) EXPUNGE when the server lacks it.
-		if _, err := g.c.Move(uidSet(uids), moveTo).Wait(); err != nil {
-			return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("to %s: %w", moveTo, err)}
+		caps := g.c.Caps()
+		if caps.Has(imap.CapMove) || caps.Has(imap.CapUIDPlus) {
+			// RFC 6851 MOVE, or go-imap's COPY + STORE \Deleted + UID
+			// EXPUNGE (RFC 4315), which removes only these messages.
+			if _, err := g.c.Move(uidSet(uids), moveTo).Wait(); err != nil {
+				return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("to %s: %w", moveTo, err)}
+			}
+			return nil
+		}
+		// Neither MOVE nor UIDPLUS: a plain EXPUNGE would also remove
+		// messages someone else marked \Deleted, some perhaps not fetched
+		// yet. Copy, then mark ours \Seen and \Deleted, and leave the
+		// expunge to the mailbox owner's client.
+		if _, err := g.c.Copy(uidSet(uids), moveTo).Wait(); err != nil {
+			return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("copy to %s: %w", moveTo, err)}
+		}
+		flags := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen, imap.FlagDeleted}}
+		if err := g.c.Store(uidSet(uids), flags, nil).Close(); err != nil {
+			return &IMAPError{Step: "store", Host: g.host, Err: err}
 		}
 		return nil
 	}
