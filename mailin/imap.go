@@ -273,8 +273,10 @@ func (p *Poller) batch(ctx context.Context, c imapConn, mbox string, uids []uint
 		items = append(items, it)
 		after, queued := prev, make(chan struct{})
 		prev = queued
+		// A message fetched is finished even when shutdown begins meanwhile:
+		// it is spooled already, and committing it is bounded work.
 		wg.Go(func() {
-			it.res, it.err = p.in.ingestAfter(ctx, Delivery{Source: "imap", Raw: raw}, after, queued)
+			it.res, it.err = p.in.ingestAfter(context.WithoutCancel(ctx), Delivery{Source: "imap", Raw: raw}, after, queued)
 		})
 		return nil
 	})
