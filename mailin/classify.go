@@ -4,8 +4,6 @@ import (
 	"mime"
 	"regexp"
 	"strings"
-
-	"github.com/emersion/go-message/charset"
 )
 
 // EnvelopeUnknown is passed to Classify as envelopeFrom when the SMTP
@@ -200,19 +198,7 @@ func classifySubject(p *Parsed) string {
 		return strings.TrimSpace(p.Subject)
 	}
 	v, _ := classifyHeader(p, "Subject")
-	return classifyDecodeWords(v)
-}
-
-var classifyWordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
-
-// classifyDecodeWords decodes RFC 2047 encoded words leniently: on error the
-// input is returned as given. (To be replaced by DecodeHeaderValue.)
-func classifyDecodeWords(s string) string {
-	d, err := classifyWordDecoder.DecodeHeader(s)
-	if err != nil {
-		return strings.TrimSpace(s)
-	}
-	return strings.TrimSpace(d)
+	return DecodeHeaderValue(v)
 }
 
 var classifyAddrRe = regexp.MustCompile(`[A-Za-z0-9!#$%&'*+/=?^_{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?`)

@@ -295,7 +295,7 @@ func bounceOriginal(b *Bounce, p *Parsed) {
 		for _, g := range f {
 			if v, ok := g["message-id"]; ok && b.OriginalMessageID == "" {
 				b.OriginalMessageID = bounceMsgID(v)
-				b.OriginalSubject = classifyDecodeWords(g["subject"])
+				b.OriginalSubject = DecodeHeaderValue(g["subject"])
 			}
 		}
 		if b.OriginalMessageID != "" {
