@@ -123,22 +123,6 @@ func classifyTestWalk(e *message.Entity, p *Parsed, inReport bool) {
 	}
 }
 
-// classifyTestShared returns the shared directory sub: $TIKKIT_SHARED/sub,
-// or ../../shared/sub (main checkout) or ../../../shared/sub (a worktree
-// under /work/wt), whichever exists.
-func classifyTestShared(sub string) string {
-	dirs := []string{"../../shared", "../../../shared"}
-	if d := os.Getenv("TIKKIT_SHARED"); d != "" {
-		dirs = append([]string{d}, dirs...)
-	}
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, sub)); err == nil {
-			return filepath.Join(d, sub)
-		}
-	}
-	return filepath.Join(dirs[0], sub)
-}
-
 func classifyTestFile(t *testing.T, path string) *Parsed {
 	t.Helper()
 	raw, err := os.ReadFile(path)
@@ -182,7 +166,7 @@ func classifyCheck(t *testing.T, got Class, want classifyWant) {
 }
 
 func TestClassifyFiles(t *testing.T) {
-	cases := classifyTestShared("cases") + "/"
+	cases := sharedDir("cases") + "/"
 	td := "testdata/classify/"
 	bob := BounceRecipient{Email: "bob.smith@example.org", Action: "failed", Status: "5.1.1",
 		Diagnostic: "550 5.1.1 <bob.smith@example.org>: no such user"}
@@ -265,7 +249,7 @@ func TestClassifyFiles(t *testing.T) {
 // TestClassifyCorpus runs Classify over the public corpus and prints counts
 // by kind, to eyeball false positives; it asserts only that nothing panics.
 func TestClassifyCorpus(t *testing.T) {
-	root := classifyTestShared("corpus")
+	root := sharedDir("corpus")
 	if _, err := os.Stat(root); err != nil {
 		t.Skipf("%s not present", root)
 	}

@@ -14,11 +14,11 @@ import (
 	"github.com/tikkit/tikkit/store"
 )
 
-// requireShared is ../shared beside the repository; tests that read it skip
-// cleanly when it is absent.
+// requireShared is ../shared/sub beside the repository (see sharedDir);
+// tests that read it skip cleanly when it is absent.
 func requireShared(t testing.TB, sub string) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "shared", sub)
+	dir := sharedDir(sub)
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("%s not present: %v", dir, err)
 	}

@@ -115,13 +115,7 @@ func TestParseAddressListPathsAgree(t *testing.T) {
 
 // The hand-made case files carry expectations about their headers.
 func TestParseCaseFiles(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "cases")
-	if _, err := os.Stat(dir); err != nil {
-		dir = "/work/shared/cases"
-		if _, err := os.Stat(dir); err != nil {
-			t.Skip("no cases directory")
-		}
-	}
+	dir := requireShared(t, "cases")
 	read := func(name string) map[string][]string {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

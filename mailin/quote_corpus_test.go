@@ -64,7 +64,7 @@ var quoteTalonKnownFail = map[string]string{
 // the expectation is passed through VisibleText too. html_replies/ holds
 // HTML fragments, not messages, and is not used here.
 func TestVisibleTextTalon(t *testing.T) {
-	root := filepath.Join(quoteCorpusDir(t), "mailgun-talon")
+	root := filepath.Join(requireShared(t, "corpus"), "mailgun-talon")
 	if _, err := os.Stat(root); err != nil {
 		t.Skipf("talon corpus not present: %v", err)
 	}
@@ -131,24 +131,6 @@ func TestVisibleTextTalon(t *testing.T) {
 	}
 }
 
-// quoteCorpusDir finds the shared corpus: $TIKKIT_CORPUS, ../../shared/corpus
-// (main checkout) or ../../../shared/corpus (a worktree under /work/wt);
-// skips the test when none exists.
-func quoteCorpusDir(t *testing.T) string {
-	t.Helper()
-	for _, d := range []string{os.Getenv("TIKKIT_CORPUS"), filepath.Join("..", "..", "shared", "corpus"),
-		filepath.Join("..", "..", "..", "shared", "corpus")} {
-		if d == "" {
-			continue
-		}
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			return d
-		}
-	}
-	t.Skip("shared corpus not present (set TIKKIT_CORPUS)")
-	return ""
-}
-
 // quoteLooksQuoted reports leftovers of quoted history in a visible text.
 func quoteLooksQuoted(s string) bool {
 	for _, l := range strings.Split(s, "\n") {
@@ -164,7 +146,7 @@ func quoteLooksQuoted(s string) bool {
 // shared corpora: it must not panic, must keep valid UTF-8 valid, must never
 // grow the text and never answer "" for a body with text.
 func TestVisibleTextCorpusRobust(t *testing.T) {
-	root := quoteCorpusDir(t)
+	root := requireShared(t, "corpus")
 	n := 0
 	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(strings.ToLower(p), ".eml") {
