@@ -6,8 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/tikkit/tikkit/store"
 )
@@ -57,17 +57,9 @@ func locationList(ctx context.Context, a *admin) int {
 		}
 		views = append(views, v)
 	}
-	if a.json {
-		writeJSON(a.stdout, views)
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PATH\tCOMMON\tALIASES")
-	for _, v := range views {
+	return printViews(a.stdout, a.json, views, "PATH\tCOMMON\tALIASES", func(tw io.Writer, v locationView) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Path, yesNo(v.Common), orDash(strings.Join(v.Aliases, ", ")))
-	}
-	tw.Flush()
-	return exitOK
+	})
 }
 
 func groupAdd(ctx context.Context, a *admin) int {
@@ -154,19 +146,11 @@ func groupList(ctx context.Context, a *admin) int {
 		}
 		views = append(views, v)
 	}
-	if a.json {
-		writeJSON(a.stdout, views)
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tMEMBERS\tGRANTS")
-	for _, v := range views {
+	return printViews(a.stdout, a.json, views, "NAME\tMEMBERS\tGRANTS", func(tw io.Writer, v groupView) {
 		var ms []string
 		for _, m := range v.Members {
 			ms = append(ms, m.Email)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, orDash(strings.Join(ms, ", ")), grantsText(v.Grants))
-	}
-	tw.Flush()
-	return exitOK
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -168,18 +169,10 @@ func personList(ctx context.Context, a *admin) int {
 		}
 		views = append(views, v)
 	}
-	if a.json {
-		writeJSON(a.stdout, views)
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EMAIL\tNAME\tKIND\tSTATUS\tCREATED VIA\tADMIN\tGROUPS\tGRANTS")
-	for _, v := range views {
+	return printViews(a.stdout, a.json, views, "EMAIL\tNAME\tKIND\tSTATUS\tCREATED VIA\tADMIN\tGROUPS\tGRANTS", func(tw io.Writer, v adminPersonView) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Email, v.Name, v.Kind, v.Status, v.CreatedVia,
 			yesNo(v.Admin), orDash(strings.Join(v.Groups, ", ")), grantsText(v.Grants))
-	}
-	tw.Flush()
-	return exitOK
+	})
 }
 
 // personShow is the per-person view: who they are, what they may use and

@@ -201,17 +201,9 @@ func cmdRequests(args []string, stdout, stderr io.Writer) int {
 		}
 		views = append(views, v)
 	}
-	if c.json {
-		writeJSON(stdout, views)
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NUMBER\tSTATE\tREQUESTER\tSUBJECT")
-	for _, v := range views {
+	return printViews(stdout, c.json, views, "NUMBER\tSTATE\tREQUESTER\tSUBJECT", func(tw io.Writer, v requestView) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", v.Number, v.State, v.Requester.Email, v.Subject)
-	}
-	tw.Flush()
-	return exitOK
+	})
 }
 
 func cmdRequest(args []string, stdout, stderr io.Writer) int {
@@ -299,17 +291,9 @@ func cmdPeople(args []string, stdout, stderr io.Writer) int {
 		views = append(views, personView{Email: p.Email, Name: p.Name, Kind: p.Kind, Status: p.Status, CreatedVia: p.CreatedVia,
 			Admin: p.IsAdmin, Undeliverable: p.Undeliverable, CreatedAt: p.CreatedAt})
 	}
-	if c.json {
-		writeJSON(stdout, views)
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EMAIL\tNAME\tKIND\tSTATUS\tCREATED VIA")
-	for _, v := range views {
+	return printViews(stdout, c.json, views, "EMAIL\tNAME\tKIND\tSTATUS\tCREATED VIA", func(tw io.Writer, v personView) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Email, v.Name, v.Kind, v.Status, v.CreatedVia)
-	}
-	tw.Flush()
-	return exitOK
+	})
 }
 
 func cmdHeld(args []string, stdout, stderr io.Writer) int {
@@ -329,17 +313,9 @@ func cmdHeld(args []string, stdout, stderr io.Writer) int {
 		views = append(views, heldView{ID: m.ID, MessageID: m.MessageID, From: personRef{Email: m.FromEmail, Name: m.FromName},
 			Subject: m.Subject, Reason: m.Reason, Source: m.Source, RawSHA256: m.RawSHA256, ReceivedAt: m.ReceivedAt})
 	}
-	if c.json {
-		writeJSON(stdout, views)
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRECEIVED\tFROM\tREASON")
-	for _, v := range views {
+	return printViews(stdout, c.json, views, "ID\tRECEIVED\tFROM\tREASON", func(tw io.Writer, v heldView) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", v.ID, v.ReceivedAt.Format(time.DateTime), v.From.Email, v.Reason)
-	}
-	tw.Flush()
-	return exitOK
+	})
 }
 
 func cmdReprocess(args []string, stdout, stderr io.Writer) int {
@@ -456,17 +432,9 @@ func cmdOutbox(args []string, stdout, stderr io.Writer) int {
 		}
 		views = append(views, v)
 	}
-	if c.json {
-		writeJSON(stdout, views)
-		return exitOK
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CREATED\tSTATUS\tTRIES\tKIND\tTO\tSUBJECT")
-	for _, v := range views {
+	return printViews(stdout, c.json, views, "CREATED\tSTATUS\tTRIES\tKIND\tTO\tSUBJECT", func(tw io.Writer, v outboxView) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", v.CreatedAt.Format(time.DateTime), v.Status, v.Attempts, v.Kind, v.To, v.Subject)
-	}
-	tw.Flush()
-	return exitOK
+	})
 }
 
 // openForRead parses a read command's arguments and opens the existing
@@ -481,4 +449,20 @@ func (c *common) openForRead(args []string, stderr io.Writer) (*store.Store, int
 		return nil, c.storeFailure(), false
 	}
 	return st, exitOK, true
+}
+
+// printViews writes views as indented JSON, or as a table with header
+// (tab-separated columns) and one row written by row for each view.
+func printViews[T any](w io.Writer, asJSON bool, views []T, header string, row func(tw io.Writer, v T)) int {
+	if asJSON {
+		writeJSON(w, views)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, v := range views {
+		row(tw, v)
+	}
+	tw.Flush()
+	return exitOK
 }
