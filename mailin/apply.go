@@ -58,6 +58,8 @@ func (in *Ingester) apply(ctx context.Context, tx *store.Tx, j *job) (Result, er
 		j.class = Classify(p, j.envelope(), id)
 	}
 	switch {
+	case j.hold != "":
+		res, err = in.hold(ctx, tx, j, j.hold)
 	case p.Unparseable != "":
 		res, err = in.hold(ctx, tx, j, "unparseable: "+p.Unparseable)
 	case j.class.Kind == ClassBounce:

@@ -136,6 +136,7 @@ type job struct {
 	visible    string
 	auth       AuthResult
 	replace    int64     // message row to replace (reprocess)
+	hold       string    // set: store the message held for this reason, nothing else
 	receivedAt time.Time // when the replaced message first arrived
 	res        Result
 	err        error
@@ -365,16 +366,21 @@ func (in *Ingester) commit(first *job) {
 	defer tx.Rollback()
 	for i := 0; i < len(batch); i++ {
 		j := batch[i]
-		j.err = tx.Savepoint(ctx, func() (err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					in.log.Error("mailin: ingest panic", slog.String("message_id", j.p.MessageID), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
-					err = fmt.Errorf("panic: %v", r)
-				}
-			}()
-			j.res, err = in.apply(ctx, tx, j)
-			return err
-		})
+		j.err = in.applySavepoint(ctx, tx, j)
+		if j.err != nil && j.hold == "" {
+			// Whatever broke (a bug, a constraint, a panic) would break
+			// again on every retry: the sender would retry for days, an
+			// IMAP mailbox would be re-fetched for ever. Keep the message
+			// held with the reason instead; `tikkitd reprocess` retries it.
+			// Only when even that fails (the disk, the database) is the
+			// error temporary.
+			in.log.Error("mailin: ingest failed; keeping the message held", slog.String("message_id", j.p.MessageID), slog.Any("err", j.err))
+			first := j.err
+			j.hold = "ingest failed: " + first.Error()
+			if j.err = in.applySavepoint(ctx, tx, j); j.err != nil {
+				j.err = errors.Join(first, j.err)
+			}
+		}
 		if j.err != nil {
 			in.log.Error("mailin: ingest failed", slog.String("message_id", j.p.MessageID), slog.Any("err", j.err))
 			j.err = &TempError{j.err}
@@ -395,6 +401,21 @@ func (in *Ingester) commit(first *job) {
 	if queued && in.opt.OnQueued != nil {
 		in.opt.OnQueued()
 	}
+}
+
+// applySavepoint applies one job in its own savepoint; a panic becomes an
+// error and undoes only this job's changes.
+func (in *Ingester) applySavepoint(ctx context.Context, tx *store.Tx, j *job) error {
+	return tx.Savepoint(ctx, func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				in.log.Error("mailin: ingest panic", slog.String("message_id", j.p.MessageID), slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		j.res, err = in.apply(ctx, tx, j)
+		return err
+	})
 }
 
 // commitDelay is how long the committer waits for a message that is being
