@@ -76,10 +76,14 @@ func TestSMTPRecipientLimit(t *testing.T) {
 	}
 }
 
-// A store that cannot commit answers 451: the client keeps the mail.
+// A store that cannot commit answers 451: the client keeps the mail. Here
+// a trigger refuses every raw message, so that not even holding it works.
 func TestSMTPTemporaryFailure(t *testing.T) {
 	h := newHarness(t, "smtp", nil)
-	h.st.DB().Close()
+	if _, err := h.st.DB().Exec(`CREATE TRIGGER test_full BEFORE INSERT ON raw_messages
+		BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
 	err := sendSMTP(h.addr, "jane@example.org", []string{"maintenance@example.com"}, strings.NewReader(strings.Replace(plainMail, "%s", "t1@example.org", 1)))
 	if code := smtpCode(err); code != 451 {
 		t.Fatalf("send with a closed store: %v, want 451", err)

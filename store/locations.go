@@ -154,7 +154,7 @@ func (q Q) SetRequestLocation(ctx context.Context, request int64, loc sql.NullIn
 
 // atomically runs fn in the current transaction, or in a new one.
 func (q Q) atomically(ctx context.Context, fn func(Q) error) error {
-	if q.tx != nil {
+	if q.w != nil {
 		return fn(q)
 	}
 	return q.s.Update(ctx, func(tx *Tx) error { return fn(tx.Q) })

@@ -30,6 +30,7 @@ type Store struct {
 	Blobs *Blobs
 	log   *slog.Logger
 	stmts map[string]*sqlx.Stmt
+	w     *writer
 	path  string
 	stop  chan struct{}
 	done  chan struct{}
@@ -39,10 +40,7 @@ type Store struct {
 type Q struct {
 	s   *Store
 	ext sqlx.ExtContext
-	tx  *sqlx.Tx // nil outside a transaction
-	// The statements bound to tx so far: a batch transaction runs the same
-	// few statements many times, and binding one costs allocations.
-	txStmts map[string]*sqlx.Stmt
+	w   *writer // the writer connection inside a transaction; nil outside
 }
 
 // Open opens (creating when needed) the database and blob store in dataDir
@@ -70,11 +68,17 @@ func Open(dataDir string, log *slog.Logger) (*Store, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, Blobs: blobs, log: log, path: path, stop: make(chan struct{}), done: make(chan struct{})}
 	s.Q = Q{s: s, ext: db}
+	if s.w, err = newWriter(db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.migrate(context.Background()); err != nil {
+		s.w.close()
 		db.Close()
 		return nil, err
 	}
 	if err := s.prepare(); err != nil {
+		s.w.close()
 		db.Close()
 		return nil, err
 	}
@@ -129,6 +133,7 @@ func (s *Store) checkpointer() {
 func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
+	s.w.close()
 	s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	for _, st := range s.stmts {
 		st.Close()
@@ -199,6 +204,10 @@ func (s *Store) prepare() error {
 			return fmt.Errorf("store: prepare %s: %w", name, err)
 		}
 		s.stmts[name] = st
+		// And on the writer connection, for transactions.
+		if s.w.stmts[name], err = s.w.conn.PreparexContext(context.Background(), q); err != nil {
+			return fmt.Errorf("store: prepare %s: %w", name, err)
+		}
 	}
 	return nil
 }
@@ -208,13 +217,8 @@ func (q Q) stmt(name string) *sqlx.Stmt {
 	if !ok {
 		panic("store: unknown query " + name) // programming error, caught by tests
 	}
-	if q.tx != nil {
-		if b, ok := q.txStmts[name]; ok {
-			return b
-		}
-		b := q.tx.Stmtx(st)
-		q.txStmts[name] = b
-		return b
+	if q.w != nil {
+		return q.w.stmts[name]
 	}
 	return st
 }
@@ -258,21 +262,103 @@ func (q Q) insert(ctx context.Context, name string, args ...any) (int64, error) 
 // changes share one commit (group commit) while failing one by one.
 type Tx struct {
 	Q
-	sp []*sql.Stmt // SAVEPOINT, RELEASE, ROLLBACK TO (see Savepoint)
+	done bool
 }
 
-// Begin starts an immediate write transaction.
-func (s *Store) Begin(ctx context.Context) (*Tx, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
+// writer is the one connection every write transaction of this process
+// runs on, one transaction at a time (SQLite has one writer anyway).
+//
+// It is a dedicated *sql.Conn rather than a *sql.Tx from the pool because
+// database/sql watches a Tx's context with a goroutine per query: with
+// RETURNING inserts, a batch commit paid a goroutine and a thread wake-up
+// for almost every statement. Statements are prepared on it once.
+type writer struct {
+	conn   *sqlx.Conn
+	sem    chan struct{} // held by the open transaction
+	closed chan struct{} // closed by close: Begin fails from then on
+	ext    connExt
+	stmts  map[string]*sqlx.Stmt // every query, prepared on conn
+	sp     []*sql.Stmt           // SAVEPOINT, RELEASE, ROLLBACK TO (see Savepoint)
+}
+
+func newWriter(db *sqlx.DB) (*writer, error) {
+	conn, err := db.Connx(context.Background())
 	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	w := &writer{conn: conn, ext: connExt{conn, db}, sem: make(chan struct{}, 1), closed: make(chan struct{}), stmts: map[string]*sqlx.Stmt{}}
+	for _, q := range []string{"SAVEPOINT tikkit_sp", "RELEASE SAVEPOINT tikkit_sp", "ROLLBACK TO SAVEPOINT tikkit_sp"} {
+		st, err := conn.PrepareContext(context.Background(), q)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("store: savepoint: %w", err)
+		}
+		w.sp = append(w.sp, st)
+	}
+	return w, nil
+}
+
+// connExt is the writer connection as an sqlx.ExtContext.
+type connExt struct {
+	*sqlx.Conn
+	db *sqlx.DB
+}
+
+func (c connExt) DriverName() string     { return c.db.DriverName() }
+func (c connExt) Rebind(q string) string { return c.db.Rebind(q) }
+func (c connExt) BindNamed(q string, arg any) (string, []any, error) {
+	return c.db.BindNamed(q, arg)
+}
+
+func (w *writer) close() {
+	close(w.closed)
+	w.sem <- struct{}{} // wait for the open transaction, if any
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	for _, st := range w.sp {
+		st.Close()
+	}
+	w.conn.Close()
+}
+
+// Begin starts an immediate write transaction on the writer connection,
+// waiting for the one open in this process, if any, or for ctx.
+func (s *Store) Begin(ctx context.Context) (*Tx, error) {
+	select {
+	case <-s.w.closed:
+		return nil, errors.New("store: begin: store closed")
+	default:
+	}
+	select {
+	case s.w.sem <- struct{}{}:
+	case <-s.w.closed:
+		return nil, errors.New("store: begin: store closed")
+	case <-ctx.Done():
+		return nil, fmt.Errorf("store: begin: %w", ctx.Err())
+	}
+	// BEGIN IMMEDIATE takes the database's write lock now, waiting up to
+	// busy_timeout for another process (an admin command) to finish.
+	if _, err := s.w.conn.ExecContext(context.WithoutCancel(ctx), "BEGIN IMMEDIATE"); err != nil {
+		<-s.w.sem
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
-	return &Tx{Q: Q{s: s, ext: tx, tx: tx, txStmts: map[string]*sqlx.Stmt{}}}, nil
+	return &Tx{Q: Q{s: s, ext: s.w.ext, w: s.w}}, nil
 }
 
 // Commit commits the transaction.
 func (t *Tx) Commit() error {
-	if err := t.tx.Commit(); err != nil {
+	if t.done {
+		return fmt.Errorf("store: commit: %w", sql.ErrTxDone)
+	}
+	_, err := t.w.conn.ExecContext(context.Background(), "COMMIT")
+	if err != nil {
+		// SQLite may keep the transaction open after a failed COMMIT:
+		// leave the connection clean for the next one.
+		t.w.conn.ExecContext(context.Background(), "ROLLBACK")
+	}
+	t.end()
+	if err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
@@ -280,29 +366,29 @@ func (t *Tx) Commit() error {
 
 // Rollback abandons the transaction; safe after Commit.
 func (t *Tx) Rollback() error {
-	err := t.tx.Rollback()
-	if errors.Is(err, sql.ErrTxDone) {
+	if t.done {
 		return nil
 	}
+	_, err := t.w.conn.ExecContext(context.Background(), "ROLLBACK")
+	t.end()
+	if err != nil && strings.Contains(err.Error(), "no transaction is active") {
+		err = nil // SQLite rolled it back already (an interrupted statement)
+	}
 	return err
+}
+
+func (t *Tx) end() {
+	t.done = true
+	<-t.w.sem
 }
 
 // Savepoint runs fn inside a savepoint: when fn fails, only its changes are
 // undone and the transaction stays usable.
 //
 // Savepoints are not nested: one name serves them all, and its statements
-// are prepared once per transaction (a batch runs one per message).
+// are prepared once on the writer connection (a batch runs one per message).
 func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
-	if t.sp == nil {
-		for _, q := range []string{"SAVEPOINT tikkit_sp", "RELEASE SAVEPOINT tikkit_sp", "ROLLBACK TO SAVEPOINT tikkit_sp"} {
-			st, err := t.tx.PrepareContext(ctx, q)
-			if err != nil {
-				return fmt.Errorf("store: savepoint: %w", err)
-			}
-			t.sp = append(t.sp, st)
-		}
-	}
-	begin, release, rollback := t.sp[0], t.sp[1], t.sp[2]
+	begin, release, rollback := t.w.sp[0], t.w.sp[1], t.w.sp[2]
 	if _, err := begin.ExecContext(ctx); err != nil {
 		return fmt.Errorf("store: savepoint: %w", err)
 	}
@@ -380,10 +466,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			return err
 		}
 		err = s.Update(ctx, func(tx *Tx) error {
-			if _, err := tx.tx.ExecContext(ctx, string(b)); err != nil {
+			if _, err := tx.ext.ExecContext(ctx, string(b)); err != nil {
 				return fmt.Errorf("store: migration %s: %w", names[i], err)
 			}
-			_, err := tx.tx.ExecContext(ctx, s.db.Rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+			_, err := tx.ext.ExecContext(ctx, s.db.Rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
 				i+1, names[i], time.Now().UTC())
 			return err
 		})
