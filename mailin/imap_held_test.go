@@ -223,3 +223,131 @@ func TestIMAPUnparseableHeld(t *testing.T) {
 		})
 	}
 }
+
+// withAttachment is a mail with a text part and one base64 attachment.
+func withAttachment(from, subject, id, name string, data []byte) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: %s\r\nTo: maintenance@example.com\r\nSubject: %s\r\nMessage-ID: <%s@example.org>\r\n"+
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"+
+		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s: readings attached.\r\n"+
+		"--b1\r\nContent-Type: application/octet-stream; name=\"%s\"\r\nContent-Transfer-Encoding: base64\r\n"+
+		"Content-Disposition: attachment; filename=\"%s\"\r\n\r\n", from, subject, id, subject, name, name)
+	enc := base64.StdEncoding.EncodeToString(data)
+	for i := 0; i < len(enc); i += 76 {
+		b.WriteString(enc[i:min(i+76, len(enc))] + "\r\n")
+	}
+	b.WriteString("--b1--\r\n")
+	return []byte(b.String())
+}
+
+// A message over max_message_bytes read over IMAP is kept, like from a pipe
+// (an IMAP server cannot be refused): a request with its raw bytes and
+// text, the attachment listed but not stored, a note saying why in
+// Problems and an attachment_refused event; marked, and not fetched again.
+// The limit is per message: a small attachment next to it is stored. Noise
+// over the limit is held, with the size note beside the reason.
+func TestIMAPOversizeKept(t *testing.T) {
+	const limit = 64 << 10
+	for _, move := range []bool{false, true} {
+		t.Run(fmt.Sprintf("move=%v", move), func(t *testing.T) {
+			bigData := randomBytes(220_000, 3)
+			smallData := randomBytes(8_000, 4)
+			big := withAttachment("frank@example.org", "Meter readings for March", "big-1", "meters.bin", bigData)
+			small := withAttachment("grace@example.org", "Boiler log", "small-1", "boiler.bin", smallData)
+			if len(big) < 4*limit || len(small) > limit {
+				t.Fatalf("test mail: big %d bytes, small %d; want over %d and under %d", len(big), len(small), 4*limit, limit)
+			}
+			dc := startDovecot(t)
+			dc.save("INBOX", plainHeld("alice@example.org", "Radiator cold in room 12", "over-n1"))
+			dc.save("INBOX", big)
+			dc.save("INBOX", small)
+			noise := randomBytes(200_000, 5) // over the limit and unreadable: held, with both notes
+			dc.save("INBOX", noise)
+			acc := dc.account()
+			if move {
+				dc.create("Done")
+				acc.ProcessedMailbox = "Done"
+			}
+			h := newHarness(t, "imap", func(o *Options) { o.MaxMessageBytes = limit })
+			p := newPoller(h, acc)
+			if n := pollOnce(t, p); n != 4 {
+				t.Errorf("first cycle committed %d messages, want 4", n)
+			}
+			if rs := h.requests(); len(rs) != 3 {
+				t.Errorf("%d requests, want 3", len(rs))
+			}
+			served := imapServed(noise)
+			held, _ := h.st.HeldMessages(h.ctx)
+			if len(held) != 1 || held[0].RawSHA256 != sha256Hex(served) || !strings.HasPrefix(held[0].Reason, "unparseable: ") ||
+				!strings.Contains(held[0].Problems, fmt.Sprintf("message of %d bytes is over max_message_bytes", len(served))) {
+				t.Errorf("held %+v; want the noise, unparseable, with the size note", held)
+			} else if raw, err := h.st.Raw(h.ctx, held[0].RawSHA256); err != nil || !bytes.Equal(raw, served) {
+				t.Errorf("raw of the noise kept is %d bytes (%v), want %d", len(raw), err, len(served))
+			}
+
+			m := h.message("big-1@example.org")
+			if m.Outcome != OutcomeCreated || !m.RequestID.Valid || m.Source != "imap" {
+				t.Errorf("big message: outcome %q, request %v, source %q; want created with a request", m.Outcome, m.RequestID, m.Source)
+			}
+			if got := norm(m.BodyText); got != "Meter readings for March: readings attached." {
+				t.Errorf("big message text %q", got)
+			}
+			raw, err := h.st.Raw(h.ctx, m.RawSHA256)
+			if err != nil || !bytes.Equal(raw, big) {
+				t.Errorf("raw kept is %d bytes (%v), want the %d bytes of the message", len(raw), err, len(big))
+			}
+			note := fmt.Sprintf("message of %d bytes is over max_message_bytes (%d): attachments not stored", len(big), limit)
+			if !strings.Contains(m.Problems, note) {
+				t.Errorf("problems %q lack %q", m.Problems, note)
+			}
+			as := h.attachments(m)
+			if len(as) != 1 || as[0].Name != "meters.bin" || as[0].Stored || as[0].Size != int64(len(bigData)) || as[0].SHA256 != sha256Hex(bigData) {
+				t.Errorf("big message attachments %+v; want meters.bin listed, %d bytes, not stored", as, len(bigData))
+			}
+			if h.st.Blobs.Has(sha256Hex(bigData)) {
+				t.Error("the attachment of the oversize message is in the blob store")
+			}
+			es, err := h.st.RequestEvents(h.ctx, m.RequestID.Int64)
+			var refused []string
+			for _, e := range es {
+				if e.Kind == "attachment_refused" {
+					refused = append(refused, e.Detail)
+				}
+			}
+			if err != nil || len(refused) != 1 || !strings.Contains(refused[0], `"meters.bin"`) || !strings.Contains(refused[0], fmt.Sprint(len(bigData))) {
+				t.Errorf("attachment_refused events %q (%v); want one naming meters.bin and its size", refused, err)
+			}
+
+			sm := h.message("small-1@example.org")
+			if sas := h.attachments(sm); len(sas) != 1 || !sas[0].Stored || !h.st.Blobs.Has(sha256Hex(smallData)) {
+				t.Errorf("small message attachments %+v; want boiler.bin stored", sas)
+			}
+			if sm.Problems != "" {
+				t.Errorf("small message problems %q", sm.Problems)
+			}
+
+			if move {
+				if in, done := dc.count("INBOX"), dc.count("Done"); in != 0 || done != 4 {
+					t.Errorf("after the cycle: INBOX %d, Done %d; want 0, 4", in, done)
+				}
+			} else {
+				fl := dc.flags("INBOX")
+				if len(fl) != 4 {
+					t.Errorf("%d messages in INBOX, want 4", len(fl))
+				}
+				for uid, f := range fl {
+					if !strings.Contains(f, `\Seen`) {
+						t.Errorf("UID %s not \\Seen after the cycle: %q", uid, f)
+					}
+				}
+			}
+			deliveries := countRows(t, h, "SELECT COUNT(*) FROM deliveries")
+			if n := pollOnce(t, p); n != 0 {
+				t.Errorf("second cycle committed %d messages, want 0", n)
+			}
+			if d := countRows(t, h, "SELECT COUNT(*) FROM deliveries"); d != deliveries || d != 4 {
+				t.Errorf("%d deliveries after the second cycle, want 4", d)
+			}
+		})
+	}
+}
