@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -106,5 +107,57 @@ func TestIngestFailureKeepsMessageHeld(t *testing.T) {
 	res, err = h.in.Reprocess(ctx, h.message("fail-3@example.net").ID)
 	if err != nil || res.Outcome != OutcomeCreated {
 		t.Errorf("reprocess of message 3: %+v, %v; want a new request", res, err)
+	}
+}
+
+// Over IMAP: a message whose processing fails for good is held and marked
+// \Seen with the others, and never fetched again; one that cannot even be
+// held (the store is failing) stays unseen, the cycle reports the error,
+// and once the store works again the next cycle imports it.
+func TestIMAPIngestFailure(t *testing.T) {
+	dc := startDovecot(t)
+	for i, subject := range []string{"Cold radiator", "BOOM radiator", "Door sticks", "DISK full", "Light out"} {
+		dc.save("INBOX", failMail(i, subject))
+	}
+	h := newHarness(t, "imap", nil)
+	for _, q := range []string{
+		`CREATE TRIGGER test_boom BEFORE INSERT ON requests WHEN NEW.subject LIKE '%BOOM%'
+		 BEGIN SELECT RAISE(ABORT, 'boom from the test trigger'); END`,
+		`CREATE TRIGGER test_disk BEFORE INSERT ON messages WHEN NEW.subject LIKE '%DISK%'
+		 BEGIN SELECT RAISE(ABORT, 'disk from the test trigger'); END`,
+	} {
+		if _, err := h.st.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := newPoller(h, dc.account())
+	n, err := p.PollOnce(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "disk from the test trigger") {
+		t.Fatalf("first cycle: %d, %v; want the store failure reported", n, err)
+	}
+	want := map[string]string{"1": `\Seen`, "2": `\Seen`, "3": `\Seen`, "4": "", "5": `\Seen`}
+	if got := dc.flags("INBOX"); !maps.Equal(got, want) {
+		t.Errorf("flags after the first cycle: %v, want %v", got, want)
+	}
+	if m := h.message("fail-1@example.net"); m.Outcome != OutcomeHeld || !strings.Contains(m.Reason, "boom") {
+		t.Errorf("BOOM message: %s %q, want held", m.Outcome, m.Reason)
+	}
+	if _, err := h.st.DB().Exec(`DROP TRIGGER test_disk`); err != nil {
+		t.Fatal(err)
+	}
+	pollOnce(t, p)
+	if got := dc.flags("INBOX"); !maps.Equal(got, map[string]string{"1": `\Seen`, "2": `\Seen`, "3": `\Seen`, "4": `\Seen`, "5": `\Seen`}) {
+		t.Errorf("flags after the second cycle: %v", got)
+	}
+	if n := pollOnce(t, p); n != 0 {
+		t.Errorf("third cycle fetched %d, want 0", n)
+	}
+	var held, created, deliveries int
+	db := h.st.DB()
+	db.Get(&held, `SELECT COUNT(*) FROM messages WHERE outcome = 'held'`)
+	db.Get(&created, `SELECT COUNT(*) FROM requests`)
+	db.Get(&deliveries, `SELECT COUNT(*) FROM deliveries WHERE outcome <> 'duplicate'`)
+	if held != 1 || created != 4 || deliveries != 5 {
+		t.Errorf("held %d, requests %d, deliveries %d; want 1, 4, 5", held, created, deliveries)
 	}
 }
