@@ -50,7 +50,7 @@ type mailboxInfo struct {
 // IMAPError says at which step talking to the server failed, so that an
 // administrator reads "login" or "TLS" rather than a bare protocol error.
 type IMAPError struct {
-	Step string // connect | tls | login | select | fetch | store | move | idle
+	Step string // dns | connect | tls | login | select | fetch | store | move | idle
 	Host string
 	Err  error
 }
@@ -100,7 +100,11 @@ func dialIMAP(ctx context.Context, acc IMAPAccount, spoolDir string) (*goIMAP, e
 	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", acc.Host)
 	if err != nil {
-		return nil, &IMAPError{Step: "connect", Host: acc.Host, Err: err}
+		step := "connect"
+		if _, ok := errors.AsType[*net.DNSError](err); ok {
+			step = "dns" // the name does not resolve: a typo, or no DNS here
+		}
+		return nil, &IMAPError{Step: step, Host: acc.Host, Err: err}
 	}
 	switch acc.TLS {
 	case "implicit", "":

@@ -374,7 +374,11 @@ func TestCheckIMAP(t *testing.T) {
 	missing.ProcessedMailbox = "Done"
 	bad := dc.account()
 	bad.Password = "wrong"
-	for acc, step := range map[*IMAPAccount]string{&missing: "select", &bad: "login"} {
+	nxdomain := dc.account()
+	nxdomain.Host = "imap.invalid:993" // RFC 2606: never resolves
+	closed := dc.account()
+	closed.Host = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	for acc, step := range map[*IMAPAccount]string{&missing: "select", &bad: "login", &nxdomain: "dns", &closed: "connect"} {
 		_, err := CheckIMAP(ctx, *acc)
 		var ie *IMAPError
 		if !errors.As(err, &ie) || ie.Step != step {

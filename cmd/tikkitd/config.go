@@ -30,7 +30,7 @@ type Config struct {
 // IMAPConfig is one [[imap]] account polled for mail.
 type IMAPConfig struct {
 	Name             string   `toml:"name"`              // for logs and the state kept per mailbox; default user@host
-	Host             string   `toml:"host"`              // host:port
+	Host             string   `toml:"host"`              // host or host:port (default port 993, or 143 for starttls and none)
 	TLS              string   `toml:"tls"`               // implicit | starttls | none
 	Username         string   `toml:"username"`          //
 	PasswordFile     string   `toml:"password_file"`     // the password, from a file…
@@ -243,8 +243,16 @@ func (c *Config) validate() error {
 	for i := range c.IMAP {
 		a := &c.IMAP[i]
 		where := fmt.Sprintf("imap[%d]", i)
-		if _, _, err := net.SplitHostPort(a.Host); err != nil {
-			bad("%s.host: %q: want host:port (993 for tls = \"implicit\")", where, a.Host)
+		if a.Host != "" && !strings.Contains(strings.TrimPrefix(a.Host, "["), ":") {
+			// The port its TLS mode implies: 993 for imaps, 143 otherwise.
+			port := "993"
+			if a.TLS == "starttls" || a.TLS == "none" {
+				port = "143"
+			}
+			a.Host = net.JoinHostPort(a.Host, port)
+		}
+		if _, _, err := net.SplitHostPort(a.Host); err != nil || a.Host == "" {
+			bad("%s.host: %q: want host or host:port (993 for tls = \"implicit\", 143 for starttls)", where, a.Host)
 		}
 		switch a.TLS {
 		case "", "implicit", "starttls", "none":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,6 +43,15 @@ func imapAccount(c IMAPConfig) (mailin.IMAPAccount, error) {
 	return acc, nil
 }
 
+// imapHints say what to check after `imap test` failed at a step.
+var imapHints = map[string]string{
+	"dns":     "the host name does not resolve: check host for a typo, and this machine's DNS",
+	"connect": "nothing answers there: check the port (993 for tls = \"implicit\", 143 for \"starttls\") and any firewall",
+	"tls":     "the TLS handshake failed: check that tls matches the port (implicit for 993, starttls for 143) and that the server's certificate is valid for this host name",
+	"login":   "the server refused the login: check username and the password file; Microsoft 365 and Google Workspace must have IMAP enabled for the mailbox",
+	"select":  "a mailbox is missing: check mailboxes and processed_mailbox (names are case-sensitive, folders may be \"INBOX/Done\" or \"INBOX.Done\")",
+}
+
 // cmdIMAP is `tikkitd imap test`: connect to every configured account, list
 // its mailboxes with counts, and say plainly what is wrong.
 func cmdIMAP(args []string, stdout, stderr io.Writer) int {
@@ -70,6 +80,9 @@ func cmdIMAP(args []string, stdout, stderr io.Writer) int {
 		cancel()
 		if err != nil {
 			fmt.Fprintf(stdout, "%s as %s: FAILED: %v\n", ic.Host, ic.Username, err)
+			if ie, ok := errors.AsType[*mailin.IMAPError](err); ok && imapHints[ie.Step] != "" {
+				fmt.Fprintf(stdout, "  hint: %s\n", imapHints[ie.Step])
+			}
 			code = exitTempFail
 			continue
 		}

@@ -361,7 +361,6 @@ func TestCheckConfigIMAP(t *testing.T) {
 	}
 	for name, body := range map[string]string{
 		"single brackets": "[imap]\nhost = \"imap.example.com:993\"\n",
-		"no port":         "[[imap]]\nhost = \"imap.example.com\"\nusername = \"u\"\npassword_env = \"X\"\n",
 		"no password":     "[[imap]]\nhost = \"imap.example.com:993\"\nusername = \"u\"\n",
 		"bad interval":    "[[imap]]\nhost = \"imap.example.com:993\"\nusername = \"u\"\npassword_env = \"X\"\npoll_interval = \"soon\"\n",
 	} {
@@ -371,5 +370,17 @@ func TestCheckConfigIMAP(t *testing.T) {
 	}
 	if code, _, errs := runCmd(t, "", "imap", "test", "-config", writeConfig(t, "")); code != exitConfig || !strings.Contains(errs, "[[imap]]") {
 		t.Errorf("imap test without accounts: %d %q", code, errs)
+	}
+	// An account nobody answers for: the step that failed, and what to check.
+	t.Setenv("TIKKIT_TEST_IMAP_PW", "x")
+	for host, want := range map[string]string{
+		"imap.invalid": "FAILED: imap: dns imap.invalid:993",
+		freePort(t):    "FAILED: imap: connect 127.0.0.1:",
+	} {
+		conf := writeConfig(t, "[[imap]]\nhost = \""+host+"\"\nusername = \"u\"\npassword_env = \"TIKKIT_TEST_IMAP_PW\"\n")
+		code, out, _ := runCmd(t, "", "imap", "test", "-config", conf)
+		if code != exitTempFail || !strings.Contains(out, want) || !strings.Contains(out, "hint: ") {
+			t.Errorf("imap test %s: exit %d, output %q; want %q and a hint", host, code, out, want)
+		}
 	}
 }
