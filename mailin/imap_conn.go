@@ -280,6 +280,11 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 	return nil
 }
 
+// Idle waits in IDLE; see imapConn.
+//
+// IMAP servers may drop an IDLE after 30 minutes (RFC 2177): the poller
+// ends it after the poll interval (60s by default) to run a cycle, and
+// go-imap restarts a longer one every 28 minutes by itself.
 func (g *goIMAP) Idle(ctx context.Context, max time.Duration) (bool, error) {
 	if !g.c.Caps().Has(imap.CapIdle) {
 		return false, nil
