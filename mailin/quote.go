@@ -153,7 +153,27 @@ func quoteIsAnswer(l string) bool {
 
 func quoteIsFooter(l string) bool {
 	l = strings.TrimSpace(l)
-	return utf8.RuneCountInString(l) <= 100 && quoteFooterRe.MatchString(l)
+	return utf8.RuneCountInString(l) <= 100 && quoteMayBeFooter(l) && quoteFooterRe.MatchString(l)
+}
+
+// quoteFooterWords holds a word of every quoteFooterRe branch, lower-cased:
+// a line with none of them is no footer, and most lines of a mail have none.
+// TestQuoteFooterWords keeps the two in step.
+var quoteFooterWords = []string{
+	"sent", "outlook", "gesendet", "envoy", "envia", "inviato", "verzonden", "verstuurd",
+	"skickat", "sendt", "lähetetty", "wysła", "отправлено", "odesláno", "gönderildi",
+	"から送信", "发自我的", "从我的", "來自我的", "에서 보냄",
+}
+
+// quoteMayBeFooter is a cheap test before quoteFooterRe.
+func quoteMayBeFooter(l string) bool {
+	l = strings.ToLower(l)
+	for _, w := range quoteFooterWords {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // quoteInterleavedFrom[i] reports that from line i on (up to a signature
