@@ -250,34 +250,67 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 	if len(uids) == 0 {
 		return nil
 	}
-	if moveTo != "" {
-		caps := g.c.Caps()
-		if caps.Has(imap.CapMove) || caps.Has(imap.CapUIDPlus) {
-			// RFC 6851 MOVE, or go-imap's COPY + STORE \Deleted + UID
-			// EXPUNGE (RFC 4315), which removes only these messages.
-			if _, err := g.c.Move(uidSet(uids), moveTo).Wait(); err != nil {
-				return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("to %s: %w", moveTo, err)}
-			}
-			return nil
-		}
-		// Neither MOVE nor UIDPLUS: a plain EXPUNGE would also remove
-		// messages someone else marked \Deleted, some perhaps not fetched
-		// yet. Copy, then mark ours \Seen and \Deleted, and leave the
-		// expunge to the mailbox owner's client.
-		if _, err := g.c.Copy(uidSet(uids), moveTo).Wait(); err != nil {
-			return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("copy to %s: %w", moveTo, err)}
-		}
-		flags := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen, imap.FlagDeleted}}
-		if err := g.c.Store(uidSet(uids), flags, nil).Close(); err != nil {
+	set := uidSet(uids)
+	if moveTo == "" {
+		if err := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
 			return &IMAPError{Step: "store", Host: g.host, Err: err}
 		}
 		return nil
 	}
-	err := g.c.Store(uidSet(uids), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+	caps := g.c.Caps()
+	if caps.Has(imap.CapMove) {
+		err := g.tryCreate(moveTo, func() error {
+			_, err := g.c.Move(set, moveTo).Wait()
+			return err
+		})
+		if err != nil {
+			return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("to %s: %w", moveTo, err)}
+		}
+		return nil
+	}
+	// No MOVE: COPY, and only once the copy is made, mark ours deleted.
+	// (go-imap's own fallback sends COPY, STORE and EXPUNGE at once, so a
+	// COPY that fails still deletes the messages.)
+	err := g.tryCreate(moveTo, func() error {
+		_, err := g.c.Copy(set, moveTo).Wait()
+		return err
+	})
 	if err != nil {
+		return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("copy to %s: %w", moveTo, err)}
+	}
+	if caps.Has(imap.CapUIDPlus) {
+		// UID EXPUNGE (RFC 4315) removes only these messages.
+		if err := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+			return &IMAPError{Step: "store", Host: g.host, Err: err}
+		}
+		if err := g.c.UIDExpunge(set).Close(); err != nil {
+			return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("expunge: %w", err)}
+		}
+		return nil
+	}
+	// Neither MOVE nor UIDPLUS: a plain EXPUNGE would also remove messages
+	// someone else marked \Deleted, some perhaps not fetched yet. Mark ours
+	// \Seen and \Deleted, and leave the expunge to the mailbox owner's client.
+	if err := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen, imap.FlagDeleted}}, nil).Close(); err != nil {
 		return &IMAPError{Step: "store", Host: g.host, Err: err}
 	}
 	return nil
+}
+
+// tryCreate runs op (a MOVE or COPY to mbox); when the server answers that
+// mbox does not exist ([TRYCREATE], RFC 3501 §6.4.7), it creates mbox and
+// runs op once more: a processed_mailbox nobody made yet is made, as the
+// administrator would have.
+func (g *goIMAP) tryCreate(mbox string, op func() error) error {
+	err := op()
+	var ie *imap.Error
+	if err == nil || !errors.As(err, &ie) || ie.Code != imap.ResponseCodeTryCreate {
+		return err
+	}
+	if cerr := g.c.Create(mbox, nil).Wait(); cerr != nil {
+		return errors.Join(err, fmt.Errorf("create %s: %w", mbox, cerr))
+	}
+	return op()
 }
 
 // Idle waits in IDLE; see imapConn.

@@ -3,6 +3,7 @@ package mailin
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -95,52 +96,61 @@ func TestIMAPMoveFallback(t *testing.T) {
 			[]string{`T\d+ UID MOVE \S+ "?Done"?\r\n`},
 			[]string{`T\d+ (UID )?COPY`, `T\d+ (UID )?EXPUNGE`, `\\Deleted`}, 0},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			const n = 5
-			srv := startMemIMAP(t, c.caps, "INBOX", "Done")
-			for i := range n {
-				srv.append(t, "INBOX", ingestBenchMessage(i, 500))
-			}
-			h := newHarness(t, "imap", nil)
-			acc := srv.account()
-			acc.ProcessedMailbox = "Done"
-			acc.Batch = 2 // several batches, several moves
-			p := newPoller(h, acc)
-			if got := pollOnce(t, p); got != n {
-				t.Errorf("committed %d, want %d", got, n)
-			}
-			if in, done := srv.count(t, "INBOX"), srv.count(t, "Done"); in != c.leftInbox || done != n {
-				t.Errorf("INBOX %d, Done %d; want %d, %d", in, done, c.leftInbox, n)
-			}
-			if rs := h.requests(); len(rs) != n {
-				t.Errorf("%d requests, want %d", len(rs), n)
-			}
-			srv.append(t, "INBOX", ingestBenchMessage(n, 500))
-			if got := pollOnce(t, p); got != 1 {
-				t.Errorf("second cycle committed %d, want the 1 new one", got)
-			}
-			wantIn := uint32(0)
-			if c.leftInbox > 0 {
-				wantIn = c.leftInbox + 1
-			}
-			if in, done := srv.count(t, "INBOX"), srv.count(t, "Done"); in != wantIn || done != n+1 {
-				t.Errorf("after the second cycle: INBOX %d, Done %d; want %d, %d", in, done, wantIn, n+1)
-			}
-			wire := srv.wire.String()
-			for _, re := range c.want {
-				if !regexp.MustCompile(re).MatchString(wire) {
-					t.Errorf("no %s on the wire", re)
+		for _, exists := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/Done exists=%v", c.name, exists), func(t *testing.T) {
+				const n = 5
+				boxes := []string{"INBOX", "Done"}
+				if !exists {
+					boxes = boxes[:1] // the server answers [TRYCREATE]; the poller creates it
 				}
-			}
-			for _, re := range c.not {
-				if regexp.MustCompile(re).MatchString(wire) {
-					t.Errorf("%s on the wire", re)
+				srv := startMemIMAP(t, c.caps, boxes...)
+				for i := range n {
+					srv.append(t, "INBOX", ingestBenchMessage(i, 500))
 				}
-			}
-			if t.Failed() {
-				t.Logf("conversation:\n%s", wire)
-			}
-		})
+				h := newHarness(t, "imap", nil)
+				acc := srv.account()
+				acc.ProcessedMailbox = "Done"
+				acc.Batch = 2 // several batches, several moves
+				p := newPoller(h, acc)
+				if got := pollOnce(t, p); got != n {
+					t.Errorf("committed %d, want %d", got, n)
+				}
+				if in, done := srv.count(t, "INBOX"), srv.count(t, "Done"); in != c.leftInbox || done != n {
+					t.Errorf("INBOX %d, Done %d; want %d, %d", in, done, c.leftInbox, n)
+				}
+				if rs := h.requests(); len(rs) != n {
+					t.Errorf("%d requests, want %d", len(rs), n)
+				}
+				srv.append(t, "INBOX", ingestBenchMessage(n, 500))
+				if got := pollOnce(t, p); got != 1 {
+					t.Errorf("second cycle committed %d, want the 1 new one", got)
+				}
+				wantIn := uint32(0)
+				if c.leftInbox > 0 {
+					wantIn = c.leftInbox + 1
+				}
+				if in, done := srv.count(t, "INBOX"), srv.count(t, "Done"); in != wantIn || done != n+1 {
+					t.Errorf("after the second cycle: INBOX %d, Done %d; want %d, %d", in, done, wantIn, n+1)
+				}
+				wire := srv.wire.String()
+				for _, re := range c.want {
+					if !regexp.MustCompile(re).MatchString(wire) {
+						t.Errorf("no %s on the wire", re)
+					}
+				}
+				for _, re := range c.not {
+					if regexp.MustCompile(re).MatchString(wire) {
+						t.Errorf("%s on the wire", re)
+					}
+				}
+				if created := regexp.MustCompile(`T\d+ CREATE "?Done"?\r\n`).MatchString(wire); created == exists {
+					t.Errorf("CREATE Done on the wire: %v; want %v", created, !exists)
+				}
+				if t.Failed() {
+					t.Logf("conversation:\n%s", wire)
+				}
+			})
+		}
 	}
 }
 

@@ -94,8 +94,8 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 // CheckIMAP connects and logs in as acc, lists every mailbox with its
-// counts, and checks that the mailboxes acc polls (and moves to) exist; for
-// `tikkitd imap test`. The error is an *IMAPError naming the failed step.
+// counts, and checks that the mailboxes acc polls exist; for `tikkitd imap
+// test`. The error is an *IMAPError naming the failed step.
 func CheckIMAP(ctx context.Context, acc IMAPAccount) ([]MailboxCount, error) {
 	c, err := dialIMAP(ctx, acc, "")
 	if err != nil {
@@ -106,21 +106,27 @@ func CheckIMAP(ctx context.Context, acc IMAPAccount) ([]MailboxCount, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The polled mailboxes must exist; processed_mailbox is created on the
+	// first move when missing (the caller may say so).
 	want := acc.Mailboxes
 	if len(want) == 0 {
 		want = []string{"INBOX"}
 	}
-	if acc.ProcessedMailbox != "" {
-		want = append(want, acc.ProcessedMailbox)
-	}
 	for _, m := range want {
-		found := false
-		for _, l := range list {
-			found = found || l.Name == m || (strings.EqualFold(m, "INBOX") && strings.EqualFold(l.Name, "INBOX"))
-		}
-		if !found {
+		if !HasMailbox(list, m) {
 			return list, &IMAPError{Step: "select", Host: acc.Host, Err: fmt.Errorf("mailbox %q does not exist", m)}
 		}
 	}
 	return list, nil
+}
+
+// HasMailbox reports whether name is in list (INBOX in any case, RFC 3501
+// §5.1; other names exactly).
+func HasMailbox(list []MailboxCount, name string) bool {
+	for _, l := range list {
+		if l.Name == name || (strings.EqualFold(name, "INBOX") && strings.EqualFold(l.Name, "INBOX")) {
+			return true
+		}
+	}
+	return false
 }

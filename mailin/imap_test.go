@@ -96,15 +96,18 @@ func TestIMAPCasesLikeIngest(t *testing.T) {
 func TestIMAPMarkAfterCommit(t *testing.T) {
 	_, names := caseFiles(t)
 	names = names[:4]
-	for _, move := range []bool{false, true} {
-		t.Run(fmt.Sprintf("move=%v", move), func(t *testing.T) {
+	for _, mode := range []string{"seen", "move", "move to a mailbox to create"} {
+		t.Run(mode, func(t *testing.T) {
+			move := mode != "seen"
 			dc := startDovecot(t)
 			for _, n := range names {
 				dc.save("INBOX", readCase(t, n))
 			}
 			acc := dc.account()
 			if move {
-				dc.create("Done")
+				if mode == "move" {
+					dc.create("Done")
+				}
 				acc.ProcessedMailbox = "Done"
 			}
 			var mu sync.Mutex
@@ -370,8 +373,15 @@ func TestCheckIMAP(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Name != "INBOX" || list[0].Messages != 1 || list[0].Unseen != 1 {
 		t.Errorf("CheckIMAP = %+v, %v", list, err)
 	}
+	// A processed_mailbox still to be made is fine (the first move makes
+	// it); a polled mailbox that does not exist is not.
+	toMake := dc.account()
+	toMake.ProcessedMailbox = "Done"
+	if _, err := CheckIMAP(ctx, toMake); err != nil {
+		t.Errorf("CheckIMAP with processed_mailbox still to be made: %v", err)
+	}
 	missing := dc.account()
-	missing.ProcessedMailbox = "Done"
+	missing.Mailboxes = []string{"INBOX", "Support"}
 	bad := dc.account()
 	bad.Password = "wrong"
 	nxdomain := dc.account()

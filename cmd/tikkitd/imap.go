@@ -87,6 +87,9 @@ func cmdIMAP(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		fmt.Fprintf(stdout, "%s as %s: OK\n", ic.Host, ic.Username)
+		if acc.ProcessedMailbox != "" && !mailin.HasMailbox(counts, acc.ProcessedMailbox) {
+			fmt.Fprintf(stdout, "  note: processed_mailbox %q does not exist yet; tikkitd creates it on the first move\n", acc.ProcessedMailbox)
+		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  MAILBOX\tMESSAGES\tUNSEEN")
 		for _, m := range counts {
