@@ -40,6 +40,7 @@ type serveProc struct {
 	seen    int
 	target  int
 	reached chan struct{} // closed when seen reaches target
+	killNow bool          // SIGKILL from Write itself when seen reaches target
 }
 
 // Write is the daemon's stderr: kept whole in log, and watched line by
@@ -56,38 +57,16 @@ func (p *serveProc) Write(b []byte) (int, error) {
 		}
 		if p.watch != "" && bytes.Contains(p.partial[:i], []byte(p.watch)) {
 			p.seen++
-			if p.seen == p.target {
+			if p.target > 0 && p.seen == p.target {
+				if p.killNow { // no goroutine switch between the line and the signal
+					p.cmd.Process.Signal(syscall.SIGKILL)
+				}
 				close(p.reached)
 			}
 		}
 		p.partial = p.partial[i+1:]
 	}
 	return len(b), nil
-}
-
-// killAt waits for the n-th log line of this run that contains substr,
-// then after delay SIGKILLs the daemon.
-func (p *serveProc) killAt(substr string, n int, delay time.Duration, timeout time.Duration) {
-	p.t.Helper()
-	p.mu.Lock()
-	if p.watch != substr {
-		p.t.Fatalf("killAt %q: the run watches %q", substr, p.watch)
-	}
-	reached := p.reached
-	p.target = n
-	if p.seen >= n {
-		close(reached)
-	}
-	p.mu.Unlock()
-	select {
-	case <-reached:
-	case <-p.exited:
-		p.t.Fatalf("the daemon exited (%v) before log line %d with %q", p.cmd.ProcessState, n, substr)
-	case <-time.After(timeout):
-		p.t.Fatalf("no log line %d with %q after %v", n, substr, timeout)
-	}
-	time.Sleep(delay)
-	p.kill()
 }
 
 func newServeProc(t *testing.T, conf, smtpAddr, httpAddr string) *serveProc {
@@ -104,13 +83,40 @@ func newServeProc(t *testing.T, conf, smtpAddr, httpAddr string) *serveProc {
 	return p
 }
 
+// armKill makes the next run end with SIGKILL at its n-th log line that
+// contains p.watch: from the log copier itself (immediate) or by waitKill.
+func (p *serveProc) armKill(n int, immediate bool) {
+	p.mu.Lock()
+	p.target, p.killNow = n, immediate
+	p.mu.Unlock()
+}
+
+// waitKill waits for the armed log line, then after delay (none when the
+// kill was immediate) SIGKILLs the daemon.
+func (p *serveProc) waitKill(delay, timeout time.Duration) {
+	p.t.Helper()
+	p.mu.Lock()
+	reached, n := p.reached, p.target
+	p.mu.Unlock()
+	select {
+	case <-reached:
+	case <-p.exited:
+		p.t.Fatalf("the daemon exited (%v) before log line %d with %q", p.cmd.ProcessState, n, p.watch)
+	case <-time.After(timeout):
+		p.t.Fatalf("no log line %d with %q after %v", n, p.watch, timeout)
+	}
+	time.Sleep(delay)
+	p.kill()
+	p.armKill(0, false)
+}
+
 // start runs the daemon and waits until its HTTP listener answers.
 func (p *serveProc) start() {
 	p.t.Helper()
 	p.starts++
 	fmt.Fprintf(p.log, "--- start %d\n", p.starts)
 	p.mu.Lock()
-	p.partial, p.seen, p.target, p.reached = nil, 0, 0, make(chan struct{})
+	p.partial, p.seen, p.reached = nil, 0, make(chan struct{})
 	p.mu.Unlock()
 	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	p.cmd.Env = append(os.Environ(), "TIKKIT_EXEC=serve\x1f-config\x1f"+p.conf)
@@ -127,6 +133,11 @@ func (p *serveProc) start() {
 			return
 		}
 		if !p.running() {
+			select {
+			case <-p.reached: // an armed kill came first
+				return
+			default:
+			}
 			p.t.Fatalf("the daemon exited at start (%v)", p.cmd.ProcessState)
 		}
 		if time.Now().After(deadline) {
@@ -339,21 +350,23 @@ batch = 20  # a commit-then-flag window every 20 messages, not 100
 			p.watch = "outcome=created"
 			stored, dups := 0, 0
 			for k := range kills {
-				p.start()
-				// At the n-th new request of this run, 10 <= n < 110: the
+				// At the n-th new request of this run, 10 <= n < 90: the
 				// batch is committed up to there and not yet flagged. Every
 				// other kill waits 0-15 ms more, to land anywhere (fetch,
-				// parse, commit, flag, move). A run adds at most n + a batch
-				// of 20, so four kills all land mid-import.
-				n := 10 + rng.IntN(100)
+				// parse, commit, flag, move). A run adds n, the rest of its
+				// batch of 20 and what 15 ms import (some 20 here), so all
+				// four kills land mid-import.
+				n := 10 + rng.IntN(80)
 				var delay time.Duration
 				if k%2 == 1 {
 					delay = time.Duration(rng.IntN(15000)) * time.Microsecond
 				}
-				p.killAt("outcome=created", n, delay, 30*time.Second)
+				p.armKill(n, delay == 0)
+				p.start()
+				p.waitKill(delay, 30*time.Second)
 				s := queryInt(t, dataDir, "SELECT COUNT(*) FROM messages")
 				d := queryInt(t, dataDir, "SELECT COUNT(*) FROM deliveries WHERE outcome = 'duplicate'")
-				t.Logf("kill %d at new request %d + %v: %d stored (+%d); the restart before it saw %d duplicates",
+				t.Logf("kill %d at new request %d + %v: %d stored (+%d); this run fetched %d stored before (duplicates)",
 					k+1, n, delay, s, s-stored, d-dups)
 				if s >= seeded {
 					t.Fatalf("kill %d came after the import ended: the test proves nothing", k+1)
@@ -394,6 +407,27 @@ batch = 20  # a commit-then-flag window every 20 messages, not 100
 				if s := fmt.Sprintf("Window %d does not close", i); !subjects[s] {
 					t.Errorf("no request %q", s)
 				}
+			}
+			// One acknowledgement each: a duplicate queues none.
+			code, out, errs := runCmd(t, "", "outbox", "-config", conf, "-n", "10000", "--json")
+			var outbox []outboxView
+			if code != exitOK || json.Unmarshal([]byte(out), &outbox) != nil {
+				t.Fatalf("outbox: exit %d: %s", code, errs)
+			}
+			acks := map[string]int{}
+			for _, o := range outbox {
+				if o.Kind == "ack" {
+					acks[o.To]++
+				}
+			}
+			var wrong []string
+			for i := range seeded {
+				if to := fmt.Sprintf("tenant%d@example.org", i); acks[to] != 1 {
+					wrong = append(wrong, fmt.Sprintf("%s: %d", to, acks[to]))
+				}
+			}
+			if len(wrong) > 0 {
+				t.Errorf("%d of %d requesters have other than one acknowledgement, e.g. %v", len(wrong), seeded, wrong[:min(5, len(wrong))])
 			}
 
 			// Every message is marked processed in the mailbox.
