@@ -1,61 +1,13 @@
 package mailin
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/user"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 )
-
-// seedMaildir writes n generated messages of about size bytes straight into
-// the test user's INBOX maildir, before anyone logs in: Dovecot indexes
-// them on the first SELECT. One `doveadm save` per message costs a process
-// start each (minutes for 2,000); this takes well under a second.
-func (d *dovecot) seedMaildir(n, size int) {
-	d.t.Helper()
-	home := filepath.Join(filepath.Dir(d.conf), "mail", d.user)
-	uid, gid := -1, -1
-	if os.Getuid() == 0 { // the mail belongs to nobody, as in startDovecot
-		u, err := user.Lookup("nobody")
-		if err != nil {
-			d.t.Fatal(err)
-		}
-		fmt.Sscan(u.Uid, &uid)
-		fmt.Sscan(u.Gid, &gid)
-	}
-	mk := func(p string) {
-		if err := os.MkdirAll(p, 0o700); err != nil {
-			d.t.Fatal(err)
-		}
-		if uid >= 0 {
-			os.Chown(p, uid, gid)
-		}
-	}
-	mk(home)
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		mk(filepath.Join(home, sub))
-	}
-	base := time.Now().Unix()
-	for i := range n {
-		// Maildir stores LF line ends; S= spares Dovecot a stat per message.
-		msg := bytes.ReplaceAll(ingestBenchMessage(i, size), []byte("\r\n"), []byte("\n"))
-		name := fmt.Sprintf("%d.M%dP%d.bench,S=%d:2,", base, i, os.Getpid(), len(msg))
-		p := filepath.Join(home, "cur", name)
-		if err := os.WriteFile(p, msg, 0o600); err != nil {
-			d.t.Fatal(err)
-		}
-		if uid >= 0 {
-			os.Chown(p, uid, gid)
-		}
-	}
-}
 
 // rawFetch reads every message of INBOX through the poller's own
 // connection code (SELECT, UID SEARCH, UID FETCH BODY.PEEK[] in batches)

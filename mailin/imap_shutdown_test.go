@@ -9,27 +9,6 @@ import (
 	"time"
 )
 
-// messageIDs returns the Message-IDs (without <>) of the messages in mbox
-// that carry \Seen, and of all of them.
-func (d *dovecot) messageIDs(mbox string) (seen, all map[string]bool) {
-	out := d.adm(nil, "fetch", "flags hdr.message-id", "mailbox", mbox)
-	seen, all = map[string]bool{}, map[string]bool{}
-	var flags string
-	for _, line := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(line, "flags:"); ok {
-			flags = v
-		}
-		if v, ok := strings.CutPrefix(line, "hdr.message-id:"); ok {
-			id := strings.Trim(strings.TrimSpace(v), "<>")
-			all[id] = true
-			if strings.Contains(flags, `\Seen`) {
-				seen[id] = true
-			}
-		}
-	}
-	return seen, all
-}
-
 // storedIDs returns the Message-IDs of the messages h committed.
 func (h *harness) storedIDs() map[string]bool {
 	var ids []string

@@ -223,8 +223,7 @@ func TestIMAPUIDValidityChange(t *testing.T) {
 	v1 := p.Status().Mailboxes[0].UIDValidity
 	p.Disconnect()
 
-	dc.adm(nil, "mailbox delete", "Support")
-	dc.create("Support")
+	dc.Recreate("Support")
 	for _, n := range names[:3] {
 		dc.save("Support", readCase(t, n))
 	}
