@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -386,7 +387,12 @@ func TestCheckIMAP(t *testing.T) {
 	nxdomain := dc.account()
 	nxdomain.Host = "imap.invalid:993" // RFC 2606: never resolves
 	closed := dc.account()
-	closed.Host = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Host = ln.Addr().String()
+	ln.Close() // nothing listens there now
 	for acc, step := range map[*IMAPAccount]string{&missing: "select", &bad: "login", &nxdomain: "dns", &closed: "connect"} {
 		_, err := CheckIMAP(ctx, *acc)
 		var ie *IMAPError
