@@ -222,18 +222,40 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 		if err != nil {
 			return 0, err
 		}
-		for chunk := range slices.Chunk(uids, p.acc.Batch) {
-			last, n, err := p.batch(ctx, c, mbox, chunk)
+		// Batch k+1 is fetched while batch k commits; batch k is marked
+		// once it is committed, and then its last UID is recorded.
+		var pending *inflight
+		finish := func() error {
+			if pending == nil {
+				return nil
+			}
+			last, n, err := p.finish(c, mbox, pending)
+			pending = nil
 			total += n
 			if last > st.LastUID {
 				st.LastUID = last
-				if perr := p.st.PutIMAPState(ctx, st); perr != nil {
-					return total, perr
+				// Recorded even when shutdown has begun: these are committed.
+				if perr := p.st.PutIMAPState(context.WithoutCancel(ctx), st); perr != nil {
+					return errors.Join(err, perr)
 				}
 			}
-			if err != nil {
+			return err
+		}
+		var after <-chan struct{}
+		for chunk := range slices.Chunk(uids, p.acc.Batch) {
+			fl := p.fetch(ctx, c, chunk, after)
+			after = fl.queued
+			if err := finish(); err != nil {
+				fl.wg.Wait() // what was fetched still commits; it is fetched again next time
 				return total, err
 			}
+			pending = fl
+			if fl.ferr != nil || ctx.Err() != nil {
+				break
+			}
+		}
+		if err := finish(); err != nil {
+			return total, err
 		}
 	}
 	p.mu.Lock()
@@ -252,16 +274,23 @@ type fetched struct {
 	err error
 }
 
-// batch fetches uids, ingests each (parsed concurrently, their commits
-// grouped, in UID order),
-// marks the committed ones processed, and returns the highest UID up to
-// which every message is committed and processed.
-func (p *Poller) batch(ctx context.Context, c imapConn, mbox string, uids []uint32) (last uint32, n int, err error) {
-	var items []*fetched
-	var wg sync.WaitGroup
-	// Parsed concurrently, committed in UID order (a reply after what it answers).
-	var prev chan struct{}
-	ferr := c.Fetch(uids, func(uid uint32, body io.Reader) error {
+// inflight is a fetched batch whose messages are on their way through
+// Ingest: parsed concurrently, committed in UID order (a reply after what
+// it answers), after every message of the batches before.
+type inflight struct {
+	uids   []uint32
+	items  []*fetched
+	wg     sync.WaitGroup
+	ferr   error
+	queued <-chan struct{} // closed once the batch's last message is queued for commit
+}
+
+// fetch fetches uids and hands each message to Ingest, the first one
+// queued for commit only after after is closed (nil: at once).
+func (p *Poller) fetch(ctx context.Context, c imapConn, uids []uint32, after <-chan struct{}) *inflight {
+	fl := &inflight{uids: uids}
+	prev := after
+	fl.ferr = c.Fetch(uids, func(uid uint32, body io.Reader) error {
 		if err := ctx.Err(); err != nil {
 			return err // shutting down: finish what is in flight only
 		}
@@ -270,21 +299,28 @@ func (p *Poller) batch(ctx context.Context, c imapConn, mbox string, uids []uint
 			return err
 		}
 		it := &fetched{uid: uid}
-		items = append(items, it)
+		fl.items = append(fl.items, it)
 		after, queued := prev, make(chan struct{})
 		prev = queued
 		// A message fetched is finished even when shutdown begins meanwhile:
 		// it is spooled already, and committing it is bounded work.
-		wg.Go(func() {
+		fl.wg.Go(func() {
 			it.res, it.err = p.in.ingestAfter(context.WithoutCancel(ctx), Delivery{Source: "imap", Raw: raw}, after, queued)
 		})
 		return nil
 	})
-	wg.Wait()
+	fl.queued = prev
+	return fl
+}
 
+// finish waits for the batch's commits, marks the committed messages
+// processed, and returns the highest UID up to which every message is
+// committed and processed.
+func (p *Poller) finish(c imapConn, mbox string, fl *inflight) (last uint32, n int, err error) {
+	fl.wg.Wait()
 	byUID := map[uint32]*fetched{}
 	var done []uint32
-	for _, it := range items {
+	for _, it := range fl.items {
 		byUID[it.uid] = it
 		if it.err == nil {
 			done = append(done, it.uid)
@@ -293,7 +329,7 @@ func (p *Poller) batch(ctx context.Context, c imapConn, mbox string, uids []uint
 		}
 	}
 	if err == nil {
-		err = ferr
+		err = fl.ferr
 	}
 	// Only now, after the commit: \Seen or MOVE (DESIGN §3.1).
 	if perr := c.Processed(done, p.acc.ProcessedMailbox); perr != nil {
@@ -301,9 +337,9 @@ func (p *Poller) batch(ctx context.Context, c imapConn, mbox string, uids []uint
 	}
 	// The UID to record: every message up to it is committed. A UID the
 	// fetch did not return was expunged meanwhile, unless the fetch broke off.
-	for _, u := range uids {
+	for _, u := range fl.uids {
 		it, ok := byUID[u]
-		if (ok && it.err != nil) || (!ok && ferr != nil) {
+		if (ok && it.err != nil) || (!ok && fl.ferr != nil) {
 			break
 		}
 		last = u
