@@ -250,9 +250,16 @@ func (q Q) exec(ctx context.Context, name string, args ...any) (int64, error) {
 	return n, nil
 }
 
+// insert runs an INSERT and returns the new row's id. (Exec and
+// last_insert_rowid, not RETURNING: in a batch commit RETURNING costs each
+// insert a result table and a second round through the driver.)
 func (q Q) insert(ctx context.Context, name string, args ...any) (int64, error) {
-	var id int64
-	if err := q.stmt(name).QueryRowxContext(ctx, args...).Scan(&id); err != nil {
+	res, err := q.stmt(name).ExecContext(ctx, args...)
+	if err != nil {
+		return 0, fmt.Errorf("store: %s: %w", name, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
 		return 0, fmt.Errorf("store: %s: %w", name, err)
 	}
 	return id, nil

@@ -2,8 +2,7 @@
 
 -- name: insert-location
 INSERT INTO locations (parent_id, name, path, path_key, common, aliases, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-RETURNING id;
+VALUES (?, ?, ?, ?, ?, ?, ?);
 
 -- name: location-by-path-key
 SELECT * FROM locations WHERE path_key = ?;
@@ -15,8 +14,7 @@ SELECT * FROM locations WHERE id = ?;
 SELECT * FROM locations ORDER BY path_key;
 
 -- name: insert-group
-INSERT INTO groups (name, created_at) VALUES (?, ?)
-RETURNING id;
+INSERT INTO groups (name, created_at) VALUES (?, ?);
 
 -- name: group-by-name
 SELECT * FROM groups WHERE LOWER(name) = LOWER(?);

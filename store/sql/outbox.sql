@@ -1,8 +1,7 @@
 -- name: insert-outbox
 INSERT INTO outbox (kind, request_id, person_id, cause_id, to_email, to_name, subject, out_message_id,
     in_reply_to, refs, data, automatic, status, attempts, next_attempt_at, last_error, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?)
-RETURNING id;
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?);
 
 -- name: outbox-by-message-id
 SELECT * FROM outbox WHERE out_message_id = ?;

@@ -6,8 +6,7 @@ SELECT * FROM people WHERE id = ?;
 
 -- name: insert-person
 INSERT INTO people (email, name, kind, status, created_via, is_admin, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-RETURNING id;
+VALUES (?, ?, ?, ?, ?, ?, ?);
 
 -- name: set-person-name
 UPDATE people SET name = ? WHERE id = ? AND name = '';
@@ -74,8 +73,7 @@ SELECT id, message_id, request_id, outcome, content_hash FROM messages WHERE mes
 INSERT INTO messages (message_id, synthetic_id, request_id, direction, author_id, from_email, from_name, subject,
     sent_at, body_text, text_from, visible_text, html, internal, auto, class, outcome, reason, problems,
     thread_index, raw_sha256, source, received_at, content_hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING id;
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: request-messages
 SELECT * FROM messages WHERE request_id = ? ORDER BY id;
@@ -97,8 +95,7 @@ DELETE FROM messages WHERE id = ?;
 
 -- name: insert-attachment
 INSERT INTO attachments (message_id, name, content_type, size, sha256, content_id, inline, stored, from_tnef)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-RETURNING id;
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: message-attachments
 SELECT * FROM attachments WHERE message_id = ? ORDER BY id;
@@ -108,8 +105,7 @@ INSERT INTO deliveries (raw_sha256, message_id, source, envelope_from, envelope_
 VALUES (?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert-event
-INSERT INTO events (request_id, person_id, message_id, kind, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)
-RETURNING id;
+INSERT INTO events (request_id, person_id, message_id, kind, detail, created_at) VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: request-events
 SELECT * FROM events WHERE request_id = ? ORDER BY id;
