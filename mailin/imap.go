@@ -35,6 +35,7 @@ type PollerStatus struct {
 	Connected   bool
 	Fetched     int64 // messages committed (duplicates included) since start
 	Errors      int64 // failed cycles and connection attempts since start
+	Skipped     int64 // messages the server would not return, left in the mailbox
 	LastError   string
 	LastErrorAt time.Time
 	Mailboxes   []MailboxStatus
@@ -70,7 +71,26 @@ type Poller struct {
 	mu     sync.Mutex
 	status PollerStatus
 	boxes  map[string]*MailboxStatus
+
+	// Per mailbox, a UID whose fetch broke off; used only by the cycle
+	// (connMu held).
+	stuck map[string]*stuckUID
 }
+
+// stuckUID is a message whose fetch failed: fetched alone until it works,
+// or skipped after maxFetchTries failures in a row.
+type stuckUID struct {
+	validity uint32
+	uid      uint32
+	tries    int // failed fetches of uid alone
+	skipped  bool
+}
+
+// maxFetchTries is how often a message that breaks the fetch (a server
+// that drops the connection on it, a body it cannot read) is fetched alone
+// before it is skipped and left in the mailbox, so that the mail after it
+// still comes in.
+const maxFetchTries = 3
 
 // NewPoller makes a poller for one account; Run or PollOnce use it.
 func NewPoller(in *Ingester, st *store.Store, acc IMAPAccount, log *slog.Logger) *Poller {
@@ -91,7 +111,7 @@ func NewPoller(in *Ingester, st *store.Store, acc IMAPAccount, log *slog.Logger)
 	}
 	log = log.With(slog.String("account", acc.Name))
 	p := &Poller{in: in, st: st, acc: acc, log: log, spoolDir: st.Blobs.TempDir(),
-		minBackoff: time.Second, maxBackoff: 5 * time.Minute, boxes: map[string]*MailboxStatus{}}
+		minBackoff: time.Second, maxBackoff: 5 * time.Minute, boxes: map[string]*MailboxStatus{}, stuck: map[string]*stuckUID{}}
 	p.dial = func(ctx context.Context) (imapConn, error) { return dialIMAP(ctx, p.acc, p.spoolDir) }
 	p.status.Account = acc.Name
 	for _, m := range acc.Mailboxes {
@@ -242,8 +262,16 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 			return err
 		}
 		var after <-chan struct{}
-		for chunk := range slices.Chunk(uids, p.acc.Batch) {
-			fl := p.fetch(ctx, c, chunk, after)
+		for _, chunk := range p.batches(mbox, info.UIDValidity, uids) {
+			var fl *inflight
+			if st := p.stuck[mbox]; st != nil && st.skipped && chunk[0] == st.uid {
+				fl = &inflight{uids: chunk, queued: after} // skipped: as if expunged
+			} else {
+				fl = p.fetch(ctx, c, chunk, after)
+				if ctx.Err() == nil {
+					p.noteFetch(mbox, info.UIDValidity, fl)
+				}
+			}
 			after = fl.queued
 			if err := finish(); err != nil {
 				fl.wg.Wait() // what was fetched still commits; it is fetched again next time
@@ -265,6 +293,67 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 	p.status.Fetched += int64(total)
 	p.mu.Unlock()
 	return total, nil
+}
+
+// batches splits uids into fetches of at most Batch messages; a stuck UID
+// gets a fetch of its own.
+func (p *Poller) batches(mbox string, validity uint32, uids []uint32) [][]uint32 {
+	st := p.stuck[mbox]
+	i := -1
+	if st != nil && st.validity == validity {
+		i = slices.Index(uids, st.uid)
+	}
+	if i < 0 {
+		delete(p.stuck, mbox) // gone, or a new UIDVALIDITY
+		return slices.Collect(slices.Chunk(uids, p.acc.Batch))
+	}
+	out := slices.Collect(slices.Chunk(uids[:i], p.acc.Batch))
+	out = append(out, uids[i:i+1])
+	return append(out, slices.Collect(slices.Chunk(uids[i+1:], p.acc.Batch))...)
+}
+
+// noteFetch records where a fetch broke off. The UID it stopped at is
+// fetched alone next time; after maxFetchTries failures alone, it is
+// skipped: logged, counted, and left in the mailbox untouched.
+func (p *Poller) noteFetch(mbox string, validity uint32, fl *inflight) {
+	st := p.stuck[mbox]
+	if fl.ferr == nil {
+		if st != nil && len(fl.uids) == 1 && fl.uids[0] == st.uid {
+			delete(p.stuck, mbox) // it came through
+		}
+		return
+	}
+	got := map[uint32]bool{}
+	for _, it := range fl.items {
+		got[it.uid] = true
+	}
+	var at uint32
+	for _, u := range fl.uids {
+		if !got[u] {
+			at = u
+			break
+		}
+	}
+	if at == 0 {
+		return // broke off after the last message: nothing to isolate
+	}
+	if st == nil || st.uid != at || st.validity != validity {
+		st = &stuckUID{validity: validity, uid: at}
+		p.stuck[mbox] = st
+	}
+	if len(fl.uids) > 1 {
+		return
+	}
+	st.tries++
+	if st.tries < maxFetchTries {
+		return
+	}
+	st.skipped = true
+	p.mu.Lock()
+	p.status.Skipped++
+	p.mu.Unlock()
+	p.log.Error("imap: the server does not return this message; skipped and left in the mailbox (move it back into the mailbox to try again)",
+		slog.String("mailbox", mbox), slog.Uint64("uid", uint64(at)), slog.Int("tries", st.tries), slog.Any("err", fl.ferr))
 }
 
 // fetched is one message of a batch on its way through Ingest.

@@ -317,7 +317,7 @@ func TestHumanDuration(t *testing.T) {
 func TestStatusPageIMAP(t *testing.T) {
 	accounts := []IMAPAccount{
 		{Name: "facilities", Connected: true, LastPoll: testNow.Add(-12 * time.Second), Fetched: 1234, Errors: 0},
-		{Name: "caretaker-north", Connected: false, Fetched: 0, Errors: 7},
+		{Name: "caretaker-north", Connected: false, Fetched: 0, Errors: 7, Skipped: 1},
 	}
 	h, _ := newTestHandler(t, Config{Stats: okStats, IMAP: func() []IMAPAccount { return accounts }})
 	res, body := do(t, h, http.MethodGet, "/")
@@ -325,8 +325,8 @@ func TestStatusPageIMAP(t *testing.T) {
 		t.Fatalf("status %d", res.StatusCode)
 	}
 	wantContains(t, body, "IMAP accounts", "1 IMAP account not connected", "banner warn",
-		`<tr><td>facilities</td><td><span class="pill ok">connected</span></td><td>12 s ago</td><td class="num">1234</td><td class="num">0</td></tr>`,
-		`<tr><td>caretaker-north</td><td><span class="pill down">not connected</span></td><td>never</td><td class="num">0</td><td class="num warn">7</td></tr>`,
+		`<tr><td>facilities</td><td><span class="pill ok">connected</span></td><td>12 s ago</td><td class="num">1234</td><td class="num">0</td><td class="num" title="messages the server would not return; left in the mailbox, see the log">0</td></tr>`,
+		`<tr><td>caretaker-north</td><td><span class="pill down">not connected</span></td><td>never</td><td class="num">0</td><td class="num warn">7</td><td class="num warn" title="messages the server would not return; left in the mailbox, see the log">1</td></tr>`,
 	)
 
 	accounts[1].Connected, accounts[1].LastPoll = true, testNow.Add(-(2*time.Hour + 5*time.Minute))

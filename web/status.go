@@ -39,6 +39,7 @@ type IMAPAccount struct {
 	LastPoll  time.Time // last cycle that read every mailbox; zero when none yet
 	Fetched   int64     // messages committed since start
 	Errors    int64     // failed cycles and connection attempts since start
+	Skipped   int64     // messages the server would not return, left in the mailbox
 }
 
 // imapRow is an IMAPAccount preformatted for the template.
@@ -48,6 +49,7 @@ type imapRow struct {
 	LastPoll  string // "12 s ago", "never"
 	Fetched   int64
 	Errors    int64
+	Skipped   int64
 }
 
 //go:embed status.html
@@ -94,7 +96,7 @@ func buildPage(version string, started, now time.Time, st Stats, statsErr error,
 			offline++
 		}
 		p.IMAP = append(p.IMAP, imapRow{Name: a.Name, Connected: a.Connected, LastPoll: ago(a.LastPoll, now),
-			Fetched: a.Fetched, Errors: a.Errors})
+			Fetched: a.Fetched, Errors: a.Errors, Skipped: a.Skipped})
 	}
 	switch {
 	case statsErr != nil:

@@ -29,7 +29,7 @@ func testSnaps() []imapSnap {
 	return []imapSnap{
 		{Label: "facilities", PollerStatus: mailin.PollerStatus{Account: "help@imap.example.com:993", Connected: true, Fetched: 42, Errors: 1,
 			Mailboxes: []mailin.MailboxStatus{{Name: "INBOX", LastPoll: poll}, {Name: "Lists/Tenants", LastPoll: poll.Add(-time.Minute)}}}},
-		{Label: "north", PollerStatus: mailin.PollerStatus{Account: "north", Errors: 3,
+		{Label: "north", PollerStatus: mailin.PollerStatus{Account: "north", Errors: 3, Skipped: 2,
 			Mailboxes: []mailin.MailboxStatus{{Name: "INBOX"}}}},
 	}
 }
@@ -55,6 +55,8 @@ func TestIMAPMetricsFormat(t *testing.T) {
 			"tikkit_imap_fetched_total{account=\"facilities\"} 42\ntikkit_imap_fetched_total{account=\"north\"} 0\n",
 		"# TYPE tikkit_imap_errors_total counter\n" +
 			"tikkit_imap_errors_total{account=\"facilities\"} 1\ntikkit_imap_errors_total{account=\"north\"} 3\n",
+		"# TYPE tikkit_imap_skipped_total counter\n" +
+			"tikkit_imap_skipped_total{account=\"facilities\"} 0\ntikkit_imap_skipped_total{account=\"north\"} 2\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack\n%s\nin\n%s", want, text)
@@ -80,7 +82,7 @@ func TestIMAPAccountsForStatusPage(t *testing.T) {
 	if got[0] != want0 {
 		t.Errorf("account 0 = %+v, want the oldest mailbox poll: %+v", got[0], want0)
 	}
-	if want1 := (web.IMAPAccount{Name: "north", Errors: 3}); got[1] != want1 {
+	if want1 := (web.IMAPAccount{Name: "north", Errors: 3, Skipped: 2}); got[1] != want1 {
 		t.Errorf("account 1 = %+v, want %+v", got[1], want1)
 	}
 }

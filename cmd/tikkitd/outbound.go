@@ -179,6 +179,8 @@ func imapMetrics(snaps func() []imapSnap) []web.Metric {
 			perAccount(func(s imapSnap) float64 { return float64(s.Fetched) })),
 		web.NewCounterVecFunc("tikkit_imap_errors_total", "Failed IMAP cycles and connection attempts per account since start.", "account",
 			perAccount(func(s imapSnap) float64 { return float64(s.Errors) })),
+		web.NewCounterVecFunc("tikkit_imap_skipped_total", "Messages the IMAP server would not return, skipped and left in the mailbox, since start.", "account",
+			perAccount(func(s imapSnap) float64 { return float64(s.Skipped) })),
 	}
 }
 
@@ -189,7 +191,7 @@ func imapAccounts(snaps func() []imapSnap) func() []web.IMAPAccount {
 	return func() []web.IMAPAccount {
 		var out []web.IMAPAccount
 		for _, s := range snaps() {
-			a := web.IMAPAccount{Name: s.Label, Connected: s.Connected, Fetched: s.Fetched, Errors: s.Errors}
+			a := web.IMAPAccount{Name: s.Label, Connected: s.Connected, Fetched: s.Fetched, Errors: s.Errors, Skipped: s.Skipped}
 			for i, m := range s.Mailboxes {
 				if m.LastPoll.IsZero() {
 					a.LastPoll = time.Time{}
