@@ -46,7 +46,11 @@ func (in *Ingester) admit(ctx context.Context, tx *store.Tx, j *job) (store.Pers
 		Authenticated: j.auth.Authenticated()})
 	switch {
 	case v.Create:
-		p, _, err = ensurePersonStatus(ctx, tx, a, "email", v.Status)
+		if known {
+			p, _, err = ensurePersonStatus(ctx, tx, a, "email", v.Status)
+		} else { // looked up just now: no second lookup
+			p, err = tx.InsertPerson(ctx, store.Person{Email: a.Email, Name: a.Name, Kind: "occupant", Status: v.Status, CreatedVia: "email"})
+		}
 		if err != nil {
 			return p, v, err
 		}
