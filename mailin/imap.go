@@ -23,6 +23,11 @@ type IMAPAccount struct {
 	Password         string   // the caller reads password_file or the environment
 	Mailboxes        []string // default INBOX
 	ProcessedMailbox string   // move committed mail there; "" = add \Seen only
+	// Existing is what the first poll of a mailbox (and the first after its
+	// UIDVALIDITY changed) imports of the mail already there: "unseen" (the
+	// default: read mail was dealt with), "all", or "none" (only mail that
+	// arrives from then on).
+	Existing string
 	IDLE             bool
 	PollInterval     time.Duration // default 60s
 	Batch            int           // messages per FETCH; default 100
@@ -38,6 +43,7 @@ type PollerStatus struct {
 	Skipped     int64 // messages the server would not return, left in the mailbox
 	LastError   string
 	LastErrorAt time.Time
+	LastStep    string // the IMAPError step of the last error ("login", "connect" …), "" when none
 	Mailboxes   []MailboxStatus
 }
 
