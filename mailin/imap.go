@@ -144,6 +144,10 @@ func (p *Poller) noteError(err error) {
 	p.status.Errors++
 	p.status.LastError = err.Error()
 	p.status.LastErrorAt = time.Now()
+	p.status.LastStep = "ingest"
+	if ie, ok := errors.AsType[*IMAPError](err); ok {
+		p.status.LastStep = ie.Step
+	}
 }
 
 func (p *Poller) setConnected(ok bool) {
@@ -258,6 +262,10 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 			last, n, err := p.finish(c, mbox, pending)
 			pending = nil
 			total += n
+			p.mu.Lock() // counted as committed, even when marking them failed
+			p.boxes[mbox].Fetched += int64(n)
+			p.status.Fetched += int64(n)
+			p.mu.Unlock()
 			if last > st.LastUID {
 				st.LastUID = last
 				// Recorded even when shutdown has begun: these are committed.
@@ -295,8 +303,6 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 	p.mu.Lock()
 	b := p.boxes[mbox]
 	b.LastPoll, b.UIDValidity, b.LastUID = time.Now(), st.UIDValidity, st.LastUID
-	b.Fetched += int64(total)
-	p.status.Fetched += int64(total)
 	p.mu.Unlock()
 	return total, nil
 }
@@ -428,7 +434,7 @@ func (p *Poller) finish(c imapConn, mbox string, fl *inflight) (last uint32, n i
 	}
 	// Only now, after the commit: \Seen or MOVE (DESIGN §3.1).
 	if perr := c.Processed(done, p.acc.ProcessedMailbox); perr != nil {
-		return 0, 0, errors.Join(err, perr)
+		return 0, len(done), errors.Join(err, perr) // committed, not marked: fetched again next time
 	}
 	// The UID to record: every message up to it is committed. A UID the
 	// fetch did not return was expunged meanwhile, unless the fetch broke off.
