@@ -27,11 +27,12 @@ type IMAPAccount struct {
 	// UIDVALIDITY changed) imports of the mail already there: "unseen" (the
 	// default: read mail was dealt with), "all", or "none" (only mail that
 	// arrives from then on).
-	Existing string
-	IDLE             bool
-	PollInterval     time.Duration // default 60s
-	Batch            int           // messages per FETCH; default 100
-	TLSConfig        *tls.Config
+	Existing     string
+	IDLE         bool
+	PollInterval time.Duration // default 60s
+	Timeout      time.Duration // how long the server may stay silent during a command; default 2m
+	Batch        int           // messages per FETCH; default 100
+	TLSConfig    *tls.Config
 }
 
 // PollerStatus is what the status page and /metrics show of one account.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -63,6 +64,8 @@ func (e *IMAPError) Unwrap() error { return e.Err }
 // goIMAP implements imapConn with go-imap/v2.
 type goIMAP struct {
 	c        *imapclient.Client
+	tc       *timeoutConn
+	timeout  time.Duration // for one command to make progress
 	host     string
 	spoolDir string
 	news     chan struct{} // the server reported EXISTS (a message arrived)
@@ -70,7 +73,10 @@ type goIMAP struct {
 
 // dialIMAP connects, logs in and returns the connection.
 func dialIMAP(ctx context.Context, acc IMAPAccount, spoolDir string) (*goIMAP, error) {
-	g := &goIMAP{host: acc.Host, spoolDir: spoolDir, news: make(chan struct{}, 1)}
+	g := &goIMAP{host: acc.Host, spoolDir: spoolDir, news: make(chan struct{}, 1), timeout: acc.Timeout}
+	if g.timeout <= 0 {
+		g.timeout = defaultIMAPTimeout
+	}
 	opt := &imapclient.Options{
 		TLSConfig: acc.TLSConfig,
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
@@ -98,7 +104,7 @@ func dialIMAP(ctx context.Context, acc IMAPAccount, spoolDir string) (*goIMAP, e
 		opt.TLSConfig.MinVersion = tls.VersionTLS12
 	}
 	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", acc.Host)
+	raw, err := d.DialContext(ctx, "tcp", acc.Host)
 	if err != nil {
 		step := "connect"
 		if _, ok := errors.AsType[*net.DNSError](err); ok {
@@ -106,6 +112,10 @@ func dialIMAP(ctx context.Context, acc IMAPAccount, spoolDir string) (*goIMAP, e
 		}
 		return nil, &IMAPError{Step: step, Host: acc.Host, Err: err}
 	}
+	conn := &timeoutConn{Conn: raw}
+	g.tc = conn
+	conn.arm(g.timeout) // the greeting, STARTTLS and LOGIN
+	defer conn.disarm()
 	switch acc.TLS {
 	case "implicit", "":
 		tc := tls.Client(conn, opt.TLSConfig)
@@ -146,11 +156,87 @@ func dialIMAP(ctx context.Context, acc IMAPAccount, spoolDir string) (*goIMAP, e
 }
 
 func (g *goIMAP) Close() error {
+	g.tc.arm(logoutTimeout) // a polite LOGOUT, unless the server has stopped answering
 	g.c.Logout().Wait()
 	return g.c.Close()
 }
 
+// defaultIMAPTimeout is how long the server may go silent while a command
+// waits for it before the connection counts as broken.
+const defaultIMAPTimeout = 2 * time.Minute
+
+// logoutTimeout bounds the LOGOUT on the way out.
+const logoutTimeout = 5 * time.Second
+
+// command arms the connection's timeout for one command; the returned
+// func disarms it. Between commands the connection may stay silent.
+func (g *goIMAP) command() func() {
+	g.tc.arm(g.timeout)
+	return g.tc.disarm
+}
+
+// timeoutConn fails a read or write that waits longer than its timeout
+// while a command is outstanding: a server that stops answering (hung, or
+// a NAT mapping gone) breaks the connection instead of hanging the poller
+// and, with it, shutdown. Each read that returns data extends the
+// deadline, so a long FETCH that makes progress is never cut off. While
+// armed, it owns the deadlines (go-imap's own, set around each response,
+// would clear them); disarmed, between commands, go-imap's apply.
+type timeoutConn struct {
+	net.Conn
+	timeout atomic.Int64 // nanoseconds; 0: no command outstanding
+}
+
+func (c *timeoutConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if d := c.timeout.Load(); d > 0 && n > 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(time.Duration(d)))
+	}
+	return n, err
+}
+
+func (c *timeoutConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if d := c.timeout.Load(); d > 0 && n > 0 {
+		c.Conn.SetWriteDeadline(time.Now().Add(time.Duration(d)))
+	}
+	return n, err
+}
+
+func (c *timeoutConn) SetDeadline(t time.Time) error {
+	if c.timeout.Load() > 0 {
+		return nil
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *timeoutConn) SetReadDeadline(t time.Time) error {
+	if c.timeout.Load() > 0 {
+		return nil
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *timeoutConn) SetWriteDeadline(t time.Time) error {
+	if c.timeout.Load() > 0 {
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// arm sets the timeout, for the read in progress too.
+func (c *timeoutConn) arm(d time.Duration) {
+	c.timeout.Store(int64(d))
+	c.Conn.SetDeadline(time.Now().Add(d))
+}
+
+func (c *timeoutConn) disarm() {
+	c.timeout.Store(0)
+	c.Conn.SetDeadline(time.Time{})
+}
+
 func (g *goIMAP) Select(mailbox string) (mailboxInfo, error) {
+	defer g.command()()
 	d, err := g.c.Select(mailbox, nil).Wait()
 	if err != nil {
 		return mailboxInfo{}, &IMAPError{Step: "select", Host: g.host, Err: fmt.Errorf("%s: %w", mailbox, err)}
@@ -159,6 +245,7 @@ func (g *goIMAP) Select(mailbox string) (mailboxInfo, error) {
 }
 
 func (g *goIMAP) UIDsAbove(uid uint32) ([]uint32, error) {
+	defer g.command()()
 	var set imap.UIDSet
 	set.AddRange(imap.UID(uid+1), 0) // uid+1:*
 	d, err := g.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
@@ -186,6 +273,7 @@ func uidSet(uids []uint32) imap.UIDSet {
 }
 
 func (g *goIMAP) Fetch(uids []uint32, each func(uid uint32, body io.Reader) error) error {
+	defer g.command()()
 	cmd := g.c.Fetch(uidSet(uids), &imap.FetchOptions{
 		UID:         true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
@@ -250,6 +338,7 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 	if len(uids) == 0 {
 		return nil
 	}
+	defer g.command()()
 	set := uidSet(uids)
 	if moveTo == "" {
 		if err := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
@@ -322,18 +411,25 @@ func (g *goIMAP) Idle(ctx context.Context, max time.Duration) (bool, error) {
 	if !g.c.Caps().Has(imap.CapIdle) {
 		return false, nil
 	}
+	g.tc.arm(g.timeout) // until the server says it idles
 	cmd, err := g.c.Idle()
 	if err != nil {
+		g.tc.disarm()
 		return true, &IMAPError{Step: "idle", Host: g.host, Err: err}
 	}
+	g.tc.disarm() // idling: the server is silent until there is news
+	defer g.tc.disarm()
 	t := time.NewTimer(max)
 	defer t.Stop()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-g.news:
+		g.tc.arm(g.timeout)
 	case <-t.C:
+		g.tc.arm(g.timeout)
 	case <-ctx.Done():
+		g.tc.arm(logoutTimeout) // shutting down: do not wait long
 	case err := <-done: // the server ended it, or the connection broke
 		if err == nil {
 			err = errors.New("server ended IDLE")
@@ -350,6 +446,7 @@ func (g *goIMAP) Idle(ctx context.Context, max time.Duration) (bool, error) {
 }
 
 func (g *goIMAP) Mailboxes() ([]MailboxCount, error) {
+	defer g.command()()
 	list, err := g.c.List("", "*", &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true, NumUnseen: true}}).Collect()
 	if err != nil {
 		return nil, &IMAPError{Step: "list", Host: g.host, Err: err}

@@ -24,7 +24,8 @@ type Server struct {
 	Password string // its password
 	Conf     string // the path of dovecot.conf; its directory holds the mail and the log
 
-	t testing.TB
+	t   testing.TB
+	pid int // the master process
 }
 
 // config is what the options of Start change.
@@ -196,6 +197,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s.pid = cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
