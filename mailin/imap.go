@@ -1,6 +1,7 @@
 package mailin
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -230,27 +231,56 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 		return 0, err
 	}
 	st, err := p.st.IMAPState(ctx, p.acc.Name, mbox)
-	if errors.Is(err, store.ErrNotFound) {
-		st = store.IMAPState{Account: p.acc.Name, Mailbox: mbox, UIDValidity: info.UIDValidity}
-		err = p.st.PutIMAPState(ctx, st)
-	}
-	if err != nil {
+	first := errors.Is(err, store.ErrNotFound)
+	if err != nil && !first {
 		return 0, err
 	}
-	if st.UIDValidity != info.UIDValidity {
+	existing := p.acc.Existing
+	switch {
+	case first:
+		st = store.IMAPState{Account: p.acc.Name, Mailbox: mbox, UIDValidity: info.UIDValidity}
+	case st.UIDValidity != info.UIDValidity:
 		// RFC 3501 §2.3.1.1: the old UIDs mean nothing now. Read the
-		// mailbox again from the start; dedupe keeps it exactly-once.
+		// mailbox again like the first time (what was filed is \Seen or
+		// moved, and dedupe catches the rest) — but take the mail that
+		// came meanwhile even when only new mail was asked for.
 		p.log.Warn("imap: UIDVALIDITY changed; reading the mailbox again", slog.String("mailbox", mbox),
 			slog.Uint64("old", uint64(st.UIDValidity)), slog.Uint64("new", uint64(info.UIDValidity)))
 		st.UIDValidity, st.LastUID = info.UIDValidity, 0
-		if err := p.st.PutIMAPState(ctx, st); err != nil {
-			return 0, err
+		first = true
+		if existing == "none" {
+			existing = "unseen"
 		}
 	}
 	total := 0
-	if info.UIDNext == 0 || info.UIDNext > st.LastUID+1 {
-		uids, err := c.UIDsAbove(st.LastUID)
-		if err != nil {
+	// The first time, unless all mail is asked for, the state is written
+	// only once the mailbox is read: until then every cycle is the first,
+	// and what it filed is \Seen (or gone) and not read again.
+	deferState, top := first && existing != "all", uint32(0)
+	if first && !deferState {
+		if err := p.st.PutIMAPState(context.WithoutCancel(ctx), st); err != nil {
+			return 0, err
+		}
+	}
+	if deferState || info.UIDNext == 0 || info.UIDNext > st.LastUID+1 {
+		var uids []uint32
+		if deferState {
+			all, err := c.UIDsAbove(0)
+			if err != nil {
+				return 0, err
+			}
+			if len(all) > 0 {
+				top = all[len(all)-1]
+			}
+			if existing != "none" {
+				if uids, err = c.UIDsUnseen(); err != nil {
+					return 0, err
+				}
+			}
+			p.log.Info("imap: first poll of this mailbox: filing its unread mail, leaving the read mail alone",
+				slog.String("mailbox", mbox), slog.String("import_existing", cmp.Or(existing, "unseen")),
+				slog.Int("unread", len(uids)), slog.Int("left_alone", len(all)-len(uids)))
+		} else if uids, err = c.UIDsAbove(st.LastUID); err != nil {
 			return 0, err
 		}
 		// Batch k+1 is fetched while batch k commits; batch k is marked
@@ -270,12 +300,13 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 			if last > st.LastUID {
 				st.LastUID = last
 				// Recorded even when shutdown has begun: these are committed.
-				if perr := p.st.PutIMAPState(context.WithoutCancel(ctx), st); perr != nil {
+				if perr := p.putState(ctx, st, deferState); perr != nil {
 					return errors.Join(err, perr)
 				}
 			}
 			return err
 		}
+		complete := true
 		var after <-chan struct{}
 		for _, chunk := range p.batches(mbox, info.UIDValidity, uids) {
 			var fl *inflight
@@ -294,11 +325,18 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 			}
 			pending = fl
 			if fl.ferr != nil || ctx.Err() != nil {
+				complete = false
 				break
 			}
 		}
 		if err := finish(); err != nil {
 			return total, err
+		}
+		if deferState && complete {
+			st.LastUID = max(st.LastUID, top)
+			if err := p.putState(ctx, st, false); err != nil {
+				return total, err
+			}
 		}
 	}
 	p.mu.Lock()
@@ -367,6 +405,15 @@ func (p *Poller) noteFetch(mbox string, validity uint32, fl *inflight) {
 	p.mu.Unlock()
 	p.log.Error("imap: the server does not return this message; skipped and left in the mailbox (move it back into the mailbox to try again)",
 		slog.String("mailbox", mbox), slog.Uint64("uid", uint64(at)), slog.Int("tries", st.tries), slog.Any("err", fl.ferr))
+}
+
+// putState records a mailbox's state, even when shutdown has begun (what
+// it records is committed); not while deferred (a first poll under way).
+func (p *Poller) putState(ctx context.Context, st store.IMAPState, deferred bool) error {
+	if deferred {
+		return nil
+	}
+	return p.st.PutIMAPState(context.WithoutCancel(ctx), st)
 }
 
 // fetched is one message of a batch on its way through Ingest.

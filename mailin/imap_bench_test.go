@@ -55,6 +55,7 @@ func BenchmarkIMAPIngest(b *testing.B) {
 	dc.seedMaildir(msgs, size)
 	acc := dc.account()
 	acc.IDLE = false
+	acc.Existing = "all" // each iteration is a new tikkit; the messages are \Seen after the first
 	acc.Batch = 100 // the poller's default, for both paths
 	ctx := context.Background()
 	spool := b.TempDir()

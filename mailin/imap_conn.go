@@ -21,6 +21,8 @@ type imapConn interface {
 	Select(mailbox string) (mailboxInfo, error)
 	// UIDsAbove lists the UIDs greater than uid in the selected mailbox, ascending.
 	UIDsAbove(uid uint32) ([]uint32, error)
+	// UIDsUnseen lists the UIDs of the messages without \Seen, ascending.
+	UIDsUnseen() ([]uint32, error)
 	// Fetch streams the whole of each message with BODY.PEEK[], which
 	// leaves \Seen alone (RFC 3501 §6.4.5). each must read body before it
 	// returns; an error from each stops the fetch.
@@ -242,6 +244,20 @@ func (g *goIMAP) Select(mailbox string) (mailboxInfo, error) {
 		return mailboxInfo{}, &IMAPError{Step: "select", Host: g.host, Err: fmt.Errorf("%s: %w", mailbox, err)}
 	}
 	return mailboxInfo{UIDValidity: d.UIDValidity, UIDNext: uint32(d.UIDNext), Messages: d.NumMessages}, nil
+}
+
+func (g *goIMAP) UIDsUnseen() ([]uint32, error) {
+	defer g.command()()
+	d, err := g.c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}, nil).Wait()
+	if err != nil {
+		return nil, &IMAPError{Step: "search", Host: g.host, Err: err}
+	}
+	var out []uint32
+	for _, u := range d.AllUIDs() {
+		out = append(out, uint32(u))
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func (g *goIMAP) UIDsAbove(uid uint32) ([]uint32, error) {

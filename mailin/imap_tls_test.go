@@ -101,6 +101,7 @@ func TestIMAPTLS(t *testing.T) {
 	dc.save("INBOX", readCase(t, names[0]))
 	for _, mode := range []string{"implicit", "starttls"} {
 		acc := dc.account()
+		acc.Existing = "all" // each subtest is a new tikkit reading the same, already read, message
 		acc.TLS = mode
 		if mode == "implicit" {
 			acc.Host = dc.tlsAddr
