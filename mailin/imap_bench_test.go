@@ -56,7 +56,7 @@ func BenchmarkIMAPIngest(b *testing.B) {
 	acc := dc.account()
 	acc.IDLE = false
 	acc.Existing = "all" // each iteration is a new tikkit; the messages are \Seen after the first
-	acc.Batch = 100 // the poller's default, for both paths
+	acc.Batch = 100      // the poller's default, for both paths
 	ctx := context.Background()
 	spool := b.TempDir()
 	// Warm-up: Dovecot builds its index and cache of the new maildir.
