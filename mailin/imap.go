@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/tikkit/tikkit/store"
 )
 
@@ -83,6 +85,8 @@ type Poller struct {
 	// Per mailbox, a UID whose fetch broke off; used only by the cycle
 	// (connMu held).
 	stuck map[string]*stuckUID
+	// Mailboxes the server would not open in the last cycle (connMu held).
+	missing map[string]bool
 }
 
 // stuckUID is a message whose fetch failed: fetched alone until it works,
@@ -119,7 +123,7 @@ func NewPoller(in *Ingester, st *store.Store, acc IMAPAccount, log *slog.Logger)
 	}
 	log = log.With(slog.String("account", acc.Name))
 	p := &Poller{in: in, st: st, acc: acc, log: log, spoolDir: st.Blobs.TempDir(),
-		minBackoff: time.Second, maxBackoff: 5 * time.Minute, boxes: map[string]*MailboxStatus{}, stuck: map[string]*stuckUID{}}
+		minBackoff: time.Second, maxBackoff: 5 * time.Minute, boxes: map[string]*MailboxStatus{}, stuck: map[string]*stuckUID{}, missing: map[string]bool{}}
 	p.dial = func(ctx context.Context) (imapConn, error) { return dialIMAP(ctx, p.acc, p.spoolDir) }
 	p.status.Account = acc.Name
 	for _, m := range acc.Mailboxes {
@@ -214,12 +218,37 @@ func (p *Poller) PollOnce(ctx context.Context) (fetched int, err error) {
 	for _, mbox := range p.acc.Mailboxes {
 		n, err := p.pollMailbox(ctx, c, mbox)
 		fetched += n
+		if err != nil && mailboxRefused(err) {
+			// This mailbox only (deleted, renamed, no right to it): the
+			// others are still read, at their usual pace.
+			p.noteError(err)
+			if !p.missing[mbox] {
+				p.missing[mbox] = true
+				p.log.Error("imap: the server will not open this mailbox; reading the others", slog.String("mailbox", mbox), slog.Any("err", err))
+			}
+			continue
+		}
 		if err != nil {
 			p.drop()
 			return fetched, err
 		}
+		if p.missing[mbox] {
+			delete(p.missing, mbox)
+			p.log.Info("imap: mailbox readable again", slog.String("mailbox", mbox))
+		}
 	}
 	return fetched, nil
+}
+
+// mailboxRefused reports a SELECT the server answered with NO or BAD: a
+// problem of that mailbox, not of the connection.
+func mailboxRefused(err error) bool {
+	ie, ok := errors.AsType[*IMAPError](err)
+	if !ok || ie.Step != "select" {
+		return false
+	}
+	_, ok = errors.AsType[*imap.Error](err)
+	return ok
 }
 
 // shutdownGrace is how long a cycle may go on after its context ended.

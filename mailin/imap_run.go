@@ -56,8 +56,19 @@ func (p *Poller) wait(ctx context.Context) {
 	c := p.conn
 	var ok bool
 	var err error
+	// IDLE on the first mailbox the server opens.
+	mbox := ""
+	for _, m := range p.acc.Mailboxes {
+		if !p.missing[m] {
+			mbox = m
+			break
+		}
+	}
+	if mbox == "" {
+		c = nil // none: just wait
+	}
 	if c != nil {
-		if _, err = c.Select(p.acc.Mailboxes[0]); err == nil {
+		if _, err = c.Select(mbox); err == nil {
 			ok, err = c.Idle(ctx, p.acc.PollInterval)
 		}
 		if err != nil {
@@ -67,8 +78,13 @@ func (p *Poller) wait(ctx context.Context) {
 		}
 	}
 	p.connMu.Unlock()
-	if c == nil || (!ok && err == nil) {
+	switch {
+	case c == nil || (!ok && err == nil):
 		sleep(ctx, p.acc.PollInterval)
+	case err != nil:
+		// Poll again soon (mail may have come), but never in a tight
+		// loop against a server whose IDLE always fails.
+		sleep(ctx, min(time.Second, p.acc.PollInterval))
 	}
 }
 

@@ -1,0 +1,71 @@
+package mailin
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A polled mailbox the server will not open does not stop the others: the
+// cycle reads them, notes the error once, and picks the mailbox up when it
+// appears; IDLE waits on the first mailbox that opens.
+func TestIMAPMissingMailbox(t *testing.T) {
+	dc := startDovecot(t)
+	dc.save("INBOX", failMail(0, "Leak in the basement"))
+	h := newHarness(t, "imap", nil)
+	var logs syncBuffer
+	acc := dc.account()
+	acc.Mailboxes = []string{"Support", "INBOX"}
+	p := NewPoller(h.in, h.st, acc, slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(p.Disconnect)
+	for range 3 {
+		if _, err := p.PollOnce(context.Background()); err != nil {
+			t.Fatalf("cycle with a missing mailbox: %v", err)
+		}
+	}
+	if n := len(h.requests()); n != 1 {
+		t.Errorf("%d requests, want the 1 in INBOX", n)
+	}
+	if s := p.Status(); s.Errors != 3 || s.LastStep != "select" {
+		t.Errorf("status: %d errors, last step %q; want 3, select", s.Errors, s.LastStep)
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 1 {
+		t.Errorf("%d ERROR lines, want 1:\n%s", n, logs.String())
+	}
+
+	// IDLE on INBOX: a new message there starts the next cycle at once.
+	acc.IDLE, acc.PollInterval = true, time.Hour
+	p2 := newPoller(h, acc)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { p2.Run(ctx); close(done) }()
+	for i := 0; p2.Status().Mailboxes[1].LastPoll.IsZero(); i++ {
+		if i > 1000 {
+			t.Fatal("the first cycle did not finish")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // into IDLE
+	dc.save("INBOX", failMail(1, "Leak again"))
+	for i := 0; len(h.requests()) < 2; i++ {
+		if i > 1000 { // a hang guard: the poll interval is an hour
+			t.Fatal("the new INBOX message did not come through IDLE")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+
+	dc.create("Support")
+	dc.save("Support", failMail(2, "Door lock"))
+	pollOnce(t, p)
+	if n := len(h.requests()); n != 3 {
+		t.Errorf("%d requests once Support exists, want 3", n)
+	}
+	if !strings.Contains(logs.String(), "mailbox readable again") {
+		t.Errorf("no line saying Support is back:\n%s", logs.String())
+	}
+}
