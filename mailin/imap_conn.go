@@ -42,6 +42,7 @@ type MailboxCount struct {
 	Name     string
 	Messages uint32
 	Unseen   uint32
+	Created  bool // created by CheckIMAP just now (processed_mailbox)
 }
 
 type mailboxInfo struct {
@@ -464,6 +465,15 @@ func (g *goIMAP) Idle(ctx context.Context, max time.Duration) (bool, error) {
 		return true, &IMAPError{Step: "idle", Host: g.host, Err: err}
 	}
 	return true, nil
+}
+
+// CreateMailbox creates a mailbox (`imap test` for processed_mailbox).
+func (g *goIMAP) CreateMailbox(name string) error {
+	defer g.command()()
+	if err := g.c.Create(name, nil).Wait(); err != nil {
+		return &IMAPError{Step: "create", Host: g.host, Err: fmt.Errorf("%s: %w", name, err)}
+	}
+	return nil
 }
 
 func (g *goIMAP) Mailboxes() ([]MailboxCount, error) {

@@ -122,8 +122,7 @@ func CheckIMAP(ctx context.Context, acc IMAPAccount) ([]MailboxCount, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The polled mailboxes must exist; processed_mailbox is created on the
-	// first move when missing (the caller may say so).
+	// The polled mailboxes must exist.
 	want := acc.Mailboxes
 	if len(want) == 0 {
 		want = []string{"INBOX"}
@@ -131,6 +130,22 @@ func CheckIMAP(ctx context.Context, acc IMAPAccount) ([]MailboxCount, error) {
 	for _, m := range want {
 		if !HasMailbox(list, m) {
 			return list, &IMAPError{Step: "select", Host: acc.Host, Err: fmt.Errorf("mailbox %q does not exist", m)}
+		}
+	}
+	// processed_mailbox is created now when missing, as the first move
+	// would: a name the server refuses (a wrong hierarchy separator, say)
+	// shows here, not as a move failing in the daemon.
+	if m := acc.ProcessedMailbox; m != "" && !HasMailbox(list, m) {
+		if err := c.CreateMailbox(m); err != nil {
+			return list, err
+		}
+		if list, err = c.Mailboxes(); err != nil {
+			return list, err
+		}
+		for i := range list {
+			if list[i].Name == m {
+				list[i].Created = true
+			}
 		}
 	}
 	return list, nil

@@ -378,13 +378,20 @@ func TestCheckIMAP(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Name != "INBOX" || list[0].Messages != 1 || list[0].Unseen != 1 {
 		t.Errorf("CheckIMAP = %+v, %v", list, err)
 	}
-	// A processed_mailbox still to be made is fine (the first move makes
-	// it); a polled mailbox that does not exist is not.
+	// A processed_mailbox still to be made is made (as the first move
+	// would); one the server will not make fails at step create; a polled
+	// mailbox that does not exist fails at step select.
 	toMake := dc.account()
 	toMake.ProcessedMailbox = "Done"
-	if _, err := CheckIMAP(ctx, toMake); err != nil {
-		t.Errorf("CheckIMAP with processed_mailbox still to be made: %v", err)
+	list, err = CheckIMAP(ctx, toMake)
+	if err != nil || !slices.ContainsFunc(list, func(m MailboxCount) bool { return m.Name == "Done" && m.Created }) {
+		t.Errorf("CheckIMAP with processed_mailbox still to be made: %+v, %v", list, err)
 	}
+	if list, err = CheckIMAP(ctx, toMake); err != nil || slices.ContainsFunc(list, func(m MailboxCount) bool { return m.Created }) {
+		t.Errorf("CheckIMAP again: %+v, %v; want Done listed, not created", list, err)
+	}
+	refused := dc.account()
+	refused.ProcessedMailbox = "Processed/2026" // Dovecot's separator here is "."
 	missing := dc.account()
 	missing.Mailboxes = []string{"INBOX", "Support"}
 	bad := dc.account()
@@ -398,7 +405,7 @@ func TestCheckIMAP(t *testing.T) {
 	}
 	closed.Host = ln.Addr().String()
 	ln.Close() // nothing listens there now
-	for acc, step := range map[*IMAPAccount]string{&missing: "select", &bad: "login", &nxdomain: "dns", &closed: "connect"} {
+	for acc, step := range map[*IMAPAccount]string{&missing: "select", &bad: "login", &nxdomain: "dns", &closed: "connect", &refused: "create"} {
 		_, err := CheckIMAP(ctx, *acc)
 		var ie *IMAPError
 		if !errors.As(err, &ie) || ie.Step != step {
