@@ -317,19 +317,28 @@ func TestHumanDuration(t *testing.T) {
 func TestStatusPageIMAP(t *testing.T) {
 	accounts := []IMAPAccount{
 		{Name: "facilities", Connected: true, LastPoll: testNow.Add(-12 * time.Second), Fetched: 1234, Errors: 0},
-		{Name: "caretaker-north", Connected: false, Fetched: 0, Errors: 7, Skipped: 1},
+		{Name: "caretaker-north", Connected: false, Fetched: 0, Errors: 7, Skipped: 1,
+			LastErrorStep: "login", LastErrorAt: testNow.Add(-3 * time.Minute)},
+		{Name: "south", Connected: true, LastPoll: testNow.Add(-time.Minute), Errors: 2,
+			LastErrorStep: "as jo@example.org", LastErrorAt: testNow.Add(-time.Hour)},
 	}
 	h, _ := newTestHandler(t, Config{Stats: okStats, IMAP: func() []IMAPAccount { return accounts }})
 	res, body := do(t, h, http.MethodGet, "/")
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", res.StatusCode)
 	}
-	wantContains(t, body, "IMAP accounts", "1 IMAP account not connected", "banner warn",
-		`<tr><td>facilities</td><td><span class="pill ok">connected</span></td><td>12 s ago</td><td class="num">1234</td><td class="num">0</td><td class="num" title="messages the server would not return; left in the mailbox, see the log">0</td></tr>`,
-		`<tr><td>caretaker-north</td><td><span class="pill down">not connected</span></td><td>never</td><td class="num">0</td><td class="num warn">7</td><td class="num warn" title="messages the server would not return; left in the mailbox, see the log">1</td></tr>`,
+	wantContains(t, body, "IMAP accounts", "1 IMAP account not connected", "banner warn", "<td><b>Last error</b></td>",
+		`<tr><td>facilities</td><td><span class="pill ok">connected</span></td><td>12 s ago</td><td class="num">1234</td><td class="num">0</td><td></td><td class="num" title="messages the server would not return; left in the mailbox, see the log">0</td></tr>`,
+		`<tr><td>caretaker-north</td><td><span class="pill down">not connected</span></td><td>never</td><td class="num">0</td><td class="num warn">7</td><td class="warn">login failed, 3 min ago</td><td class="num warn" title="messages the server would not return; left in the mailbox, see the log">1</td></tr>`,
+		// A step that is not a plain word is not shown.
+		`<td class="num warn">2</td><td class="warn">error, 1 h 0 min ago</td>`,
 	)
+	if strings.Contains(body, "@") || strings.Contains(body, "example.org") {
+		t.Errorf("page shows the step's text")
+	}
 
 	accounts[1].Connected, accounts[1].LastPoll = true, testNow.Add(-(2*time.Hour + 5*time.Minute))
+	accounts = accounts[:2]
 	_, body = do(t, h, http.MethodGet, "/")
 	wantContains(t, body, "All systems normal", "2 h 5 min ago")
 	if strings.Contains(body, "@") {
@@ -340,5 +349,24 @@ func TestStatusPageIMAP(t *testing.T) {
 	h, _ = newTestHandler(t, Config{Stats: okStats})
 	if _, body := do(t, h, http.MethodGet, "/"); strings.Contains(body, "IMAP") {
 		t.Errorf("IMAP section shown without accounts")
+	}
+}
+
+// Counts of one are in the singular, on the cards and in the headline.
+func TestStatusPagePlurals(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want []string
+	}{
+		{1, []string{"1 held message needs a look", "<b>1</b><span>open request</span>", "<b>1</b><span>closed request</span>",
+			"<b>1</b><span>message today</span>", "<b>1</b><span>message in total</span>", "<b>1</b><span>held message</span>"}},
+		{2, []string{"2 held messages need a look", "<b>2</b><span>open requests</span>", "<b>2</b><span>closed requests</span>",
+			"<b>2</b><span>messages today</span>", "<b>2</b><span>messages in total</span>", "<b>2</b><span>held messages</span>"}},
+	} {
+		h, _ := newTestHandler(t, Config{Stats: func(context.Context) (Stats, error) {
+			return Stats{OpenRequests: tc.n, ClosedRequests: tc.n, MessagesToday: tc.n, TotalMessages: tc.n, HeldMessages: tc.n}, nil
+		}})
+		_, body := do(t, h, http.MethodGet, "/")
+		wantContains(t, body, tc.want...)
 	}
 }

@@ -40,6 +40,11 @@ type IMAPAccount struct {
 	Fetched   int64     // messages committed since start
 	Errors    int64     // failed cycles and connection attempts since start
 	Skipped   int64     // messages the server would not return, left in the mailbox
+	// The last error: the step that failed ("login", "connect", "tls" …;
+	// "" when unknown) and when. Its text stays in the log: it can carry
+	// the user name.
+	LastErrorStep string
+	LastErrorAt   time.Time
 }
 
 // imapRow is an IMAPAccount preformatted for the template.
@@ -50,6 +55,15 @@ type imapRow struct {
 	Fetched   int64
 	Errors    int64
 	Skipped   int64
+	LastError string // "login failed, 3 min ago"; "" without errors
+}
+
+// card is one count in the "Requests and mail" grid.
+type card struct {
+	Value int64
+	Label string // "open requests", "1 open request"
+	Warn  bool
+	Hint  string // a command to run, shown when Warn
 }
 
 //go:embed status.html
@@ -67,6 +81,7 @@ type statusPage struct {
 	Now       string
 	DBDown    bool
 	Stats     Stats
+	Cards     []card
 	LastMsg   string
 	Listeners []Listener
 	IMAP      []imapRow
@@ -96,7 +111,7 @@ func buildPage(version string, started, now time.Time, st Stats, statsErr error,
 			offline++
 		}
 		p.IMAP = append(p.IMAP, imapRow{Name: a.Name, Connected: a.Connected, LastPoll: ago(a.LastPoll, now),
-			Fetched: a.Fetched, Errors: a.Errors, Skipped: a.Skipped})
+			Fetched: a.Fetched, Errors: a.Errors, Skipped: a.Skipped, LastError: lastError(a, now)})
 	}
 	switch {
 	case statsErr != nil:
@@ -106,15 +121,66 @@ func buildPage(version string, started, now time.Time, st Stats, statsErr error,
 	case offline > 0:
 		p.Level, p.Headline = "warn", plural(offline, "IMAP account", "IMAP accounts")+" not connected"
 	case st.HeldMessages > 0:
-		p.Level, p.Headline = "warn", plural64(st.HeldMessages, "held message", "held messages")+" need a look"
+		p.Level, p.Headline = "warn", plural64(st.HeldMessages, "held message needs", "held messages need")+" a look"
 	default:
 		p.Level, p.Headline = "ok", "All systems normal"
 	}
 	if statsErr == nil {
 		p.Stats = st
+		p.Cards = cards(st)
 		p.LastMsg = lastMessage(st.LastMessageAt, now)
 	}
 	return p
+}
+
+// cards are the counts of the page, each labelled in the singular or the
+// plural its value needs.
+func cards(st Stats) []card {
+	label := func(n int64, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	}
+	return []card{
+		{Value: st.OpenRequests, Label: label(st.OpenRequests, "open request", "open requests")},
+		{Value: st.ClosedRequests, Label: label(st.ClosedRequests, "closed request", "closed requests")},
+		{Value: st.MessagesToday, Label: label(st.MessagesToday, "message today", "messages today")},
+		{Value: st.TotalMessages, Label: label(st.TotalMessages, "message in total", "messages in total")},
+		{Value: st.HeldMessages, Label: label(st.HeldMessages, "held message", "held messages"),
+			Warn: st.HeldMessages > 0, Hint: "tikkitd held --json"},
+		{Value: st.OutboxQueued, Label: "outbound waiting"},
+		{Value: st.OutboxSent, Label: "outbound sent"},
+		{Value: st.OutboxHeld, Label: "outbound held back (limits)"},
+		{Value: st.OutboxFailed, Label: "outbound failed", Warn: st.OutboxFailed > 0, Hint: "tikkitd outbox --json"},
+	}
+}
+
+// lastError says which step of an account failed last, and when: "login
+// failed, 3 min ago". The error's text is not shown: it can name the user.
+func lastError(a IMAPAccount, now time.Time) string {
+	if a.Errors == 0 || a.LastErrorAt.IsZero() {
+		return ""
+	}
+	step := "error"
+	if isStep(a.LastErrorStep) {
+		step = a.LastErrorStep + " failed"
+	}
+	return step + ", " + ago(a.LastErrorAt, now)
+}
+
+// isStep reports whether s is a step name ("login", "connect" …): a short
+// lower-case word, nothing that could carry a name or an address.
+func isStep(s string) bool {
+	if s == "" || len(s) > 16 {
+		return false
+	}
+	for _, r := range s {
+		if r < 'a' || r > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // lastMessage formats the time of the last inbound message with how long

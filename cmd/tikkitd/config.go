@@ -40,6 +40,16 @@ type IMAPConfig struct {
 	IDLE             *bool    `toml:"idle"`              // default true
 	PollInterval     string   `toml:"poll_interval"`     // default "60s"
 	Batch            int      `toml:"batch"`             // default 100
+	ImportExisting   string   `toml:"import_existing"`   // unseen (default) | all | none
+}
+
+// account is the name the poller keeps the account's state under (and
+// logs): name, else username@host, host with its port.
+func (c IMAPConfig) account() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.Username + "@" + c.Host
 }
 
 // OutConfig is [outbound]: how mail leaves.
@@ -240,37 +250,7 @@ func (c *Config) validate() error {
 	if (c.Out.DKIMDomain == "") != (c.Out.DKIMKeyFile == "") || (c.Out.DKIMDomain != "" && c.Out.DKIMSelector == "") {
 		bad("outbound: dkim_domain, dkim_selector and dkim_key_file go together")
 	}
-	for i := range c.IMAP {
-		a := &c.IMAP[i]
-		where := fmt.Sprintf("imap[%d]", i)
-		if a.Host != "" && !strings.Contains(strings.TrimPrefix(a.Host, "["), ":") {
-			// The port its TLS mode implies: 993 for imaps, 143 otherwise.
-			port := "993"
-			if a.TLS == "starttls" || a.TLS == "none" {
-				port = "143"
-			}
-			a.Host = net.JoinHostPort(a.Host, port)
-		}
-		if _, _, err := net.SplitHostPort(a.Host); err != nil || a.Host == "" {
-			bad("%s.host: %q: want host or host:port (993 for tls = \"implicit\", 143 for starttls)", where, a.Host)
-		}
-		switch a.TLS {
-		case "", "implicit", "starttls", "none":
-		default:
-			bad("%s.tls: %q is not implicit, starttls or none", where, a.TLS)
-		}
-		if a.Username == "" {
-			bad("%s.username: must be set", where)
-		}
-		if (a.PasswordFile == "") == (a.PasswordEnv == "") {
-			bad("%s: set one of password_file or password_env", where)
-		}
-		if a.PollInterval != "" {
-			if d, err := time.ParseDuration(a.PollInterval); err != nil || d < time.Second {
-				bad("%s.poll_interval: %q is not a duration of at least 1s (e.g. \"60s\")", where, a.PollInterval)
-			}
-		}
-	}
+	c.validateIMAP(bad)
 	if err := c.registration().Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -285,6 +265,83 @@ func (c *Config) validate() error {
 		bad("log.format: %q is not text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// validateIMAP checks the [[imap]] sections and fills in their defaults:
+// the port, tls, mailboxes, poll_interval, batch and import_existing.
+func (c *Config) validateIMAP(bad func(format string, a ...any)) {
+	names := map[string]int{} // account name, folded → section
+	for i := range c.IMAP {
+		a := &c.IMAP[i]
+		where := fmt.Sprintf("imap[%d]", i)
+		if a.TLS == "" {
+			a.TLS = "implicit"
+		}
+		if a.Host != "" && !strings.Contains(strings.TrimPrefix(a.Host, "["), ":") {
+			// The port its TLS mode implies: 993 for imaps, 143 otherwise.
+			port := "993"
+			if a.TLS == "starttls" || a.TLS == "none" {
+				port = "143"
+			}
+			a.Host = net.JoinHostPort(a.Host, port)
+		}
+		host, _, err := net.SplitHostPort(a.Host)
+		if err != nil || a.Host == "" {
+			bad("%s.host: %q: want host or host:port (993 for tls = \"implicit\", 143 for starttls)", where, a.Host)
+		}
+		switch a.TLS {
+		case "implicit", "starttls":
+		case "none":
+			if err == nil && a.Host != "" && !isLoopbackHost(host) {
+				bad("%s.tls: \"none\" sends the password and the mail in clear text; only for a server on this machine (not %q): use implicit or starttls", where, host)
+			}
+		default:
+			bad("%s.tls: %q is not implicit, starttls or none", where, a.TLS)
+		}
+		if a.Username == "" {
+			bad("%s.username: must be set", where)
+		}
+		if (a.PasswordFile == "") == (a.PasswordEnv == "") {
+			bad("%s: set one of password_file or password_env", where)
+		}
+		if len(a.Mailboxes) == 0 {
+			a.Mailboxes = []string{"INBOX"}
+		}
+		for _, m := range a.Mailboxes {
+			if a.ProcessedMailbox != "" && strings.EqualFold(m, a.ProcessedMailbox) {
+				bad("%s.processed_mailbox: %q is also in mailboxes: mail moved there would be read and moved again without end; name a mailbox that is not polled", where, a.ProcessedMailbox)
+			}
+		}
+		if a.PollInterval == "" {
+			a.PollInterval = "60s"
+		}
+		if d, err := time.ParseDuration(a.PollInterval); err != nil || d < time.Second {
+			bad("%s.poll_interval: %q is not a duration of at least 1s (e.g. \"60s\")", where, a.PollInterval)
+		}
+		if a.Batch == 0 {
+			a.Batch = 100
+		}
+		if a.Batch < 0 {
+			bad("%s.batch: must be positive", where)
+		}
+		if a.ImportExisting == "" {
+			a.ImportExisting = "unseen"
+		}
+		switch a.ImportExisting {
+		case "unseen", "all", "none":
+		default:
+			bad("%s.import_existing: %q is not unseen, all or none", where, a.ImportExisting)
+		}
+		// The store keeps each mailbox's last UID under the account name:
+		// two sections with one name would share it, and one would skip
+		// the other's mail.
+		name := strings.ToLower(a.account())
+		if j, ok := names[name]; ok {
+			bad("imap[%d] and %s have the same account name %q (name, else username@host): they would share the stored state and one would skip the other's mail; give each a different name", j, where, a.account())
+		} else {
+			names[name] = i
+		}
+	}
 }
 
 func (c *Config) registration() rules.Registration {

@@ -7,22 +7,26 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/tikkit/tikkit/mailin"
 )
 
-// imapAccount turns an [[imap]] section into the poller's settings, reading
-// the password from its file or the environment (never the command line).
-func imapAccount(c IMAPConfig) (mailin.IMAPAccount, error) {
+// imapAccount turns section i of [[imap]] into the poller's settings,
+// reading the password from its file or the environment (never the
+// command line). Its errors name the section and the file or variable,
+// never the password.
+func imapAccount(i int, c IMAPConfig) (mailin.IMAPAccount, error) {
 	acc := mailin.IMAPAccount{Name: c.Name, Host: c.Host, TLS: c.TLS, Username: c.Username, Mailboxes: c.Mailboxes,
-		ProcessedMailbox: c.ProcessedMailbox, IDLE: c.IDLE == nil || *c.IDLE, Batch: c.Batch}
+		ProcessedMailbox: c.ProcessedMailbox, Existing: c.ImportExisting, IDLE: c.IDLE == nil || *c.IDLE, Batch: c.Batch}
 	if c.PollInterval != "" {
 		d, err := time.ParseDuration(c.PollInterval)
 		if err != nil {
-			return acc, err
+			return acc, fmt.Errorf("imap[%d].poll_interval: %w", i, err)
 		}
 		acc.PollInterval = d
 	}
@@ -30,17 +34,37 @@ func imapAccount(c IMAPConfig) (mailin.IMAPAccount, error) {
 	case c.PasswordFile != "":
 		b, err := os.ReadFile(c.PasswordFile)
 		if err != nil {
-			return acc, fmt.Errorf("imap %s: password_file: %w", c.Host, err)
+			return acc, fmt.Errorf("imap[%d].password_file: %w", i, err)
 		}
 		acc.Password = strings.TrimRight(string(b), "\r\n")
+		if acc.Password == "" {
+			return acc, fmt.Errorf("imap[%d].password_file: %s is empty", i, c.PasswordFile)
+		}
 	case c.PasswordEnv != "":
 		v, ok := os.LookupEnv(c.PasswordEnv)
 		if !ok {
-			return acc, fmt.Errorf("imap %s: password_env: $%s is not set", c.Host, c.PasswordEnv)
+			return acc, fmt.Errorf("imap[%d].password_env: $%s is not set in this environment", i, c.PasswordEnv)
+		}
+		if v == "" {
+			return acc, fmt.Errorf("imap[%d].password_env: $%s is empty", i, c.PasswordEnv)
 		}
 		acc.Password = v
 	}
 	return acc, nil
+}
+
+// imapAccountsOf is every [[imap]] section as imapAccount makes it; serve
+// and check-config fail on the first that cannot be read.
+func imapAccountsOf(cs []IMAPConfig) ([]mailin.IMAPAccount, error) {
+	var out []mailin.IMAPAccount
+	for i, c := range cs {
+		acc, err := imapAccount(i, c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, acc)
+	}
+	return out, nil
 }
 
 // imapHints say what to check after `imap test` failed at a step.
@@ -51,6 +75,55 @@ var imapHints = map[string]string{
 	"login":   "the server refused the login: check username and the password file; Microsoft 365 and Google Workspace must have IMAP enabled for the mailbox",
 	"select":  "a mailbox is missing: check mailboxes and processed_mailbox (names are case-sensitive, folders may be \"INBOX/Done\" or \"INBOX.Done\")",
 }
+
+// printIMAPConfig prints one [[imap]] section's effective settings for
+// check-config: where the password comes from, never the password.
+func printIMAPConfig(w io.Writer, i int, a IMAPConfig) {
+	name := a.Name
+	if name == "" {
+		name = a.account() + " (username@host)"
+	}
+	pw := "file " + a.PasswordFile
+	if a.PasswordEnv != "" {
+		pw = "$" + a.PasswordEnv
+	}
+	processed := a.ProcessedMailbox
+	if processed == "" {
+		processed = "(none: flag \\Seen)"
+	}
+	idle := "off"
+	if a.IDLE == nil || *a.IDLE {
+		idle = "on (watches " + a.Mailboxes[0] + ")"
+	}
+	fmt.Fprintf(w, "  imap[%d]\n", i)
+	for _, kv := range [][2]string{
+		{"name", name}, {"host", a.Host}, {"tls", a.TLS}, {"username", a.Username}, {"password", "from " + pw},
+		{"mailboxes", strings.Join(a.Mailboxes, ", ")}, {"processed_mailbox", processed}, {"idle", idle},
+		{"poll_interval", a.PollInterval}, {"batch", strconv.Itoa(a.Batch)}, {"import_existing", a.ImportExisting},
+	} {
+		fmt.Fprintf(w, "    %-17s %s\n", kv[0], kv[1])
+	}
+}
+
+// imapHint is what to check after err, "" when there is nothing to say.
+func imapHint(err error) string {
+	ie, ok := errors.AsType[*mailin.IMAPError](err)
+	if !ok {
+		return ""
+	}
+	if ie.Step == "tls" {
+		// The server answered STARTTLS with NO or BAD ("NO STARTTLS not
+		// supported", Dovecot's "BAD TLS support isn't enabled."), where a
+		// failed handshake is a crypto/tls or x509 error.
+		_, refused := errors.AsType[*imap.Error](err)
+		if refused || (ie.Err != nil && strings.Contains(strings.ToUpper(ie.Err.Error()), "STARTTLS")) {
+			return imapHintNoStartTLS
+		}
+	}
+	return imapHints[ie.Step]
+}
+
+const imapHintNoStartTLS = "the server does not offer STARTTLS on this port: use tls = \"implicit\" with port 993, or check the port"
 
 // cmdIMAP is `tikkitd imap test`: connect to every configured account, list
 // its mailboxes with counts, and say plainly what is wrong.
@@ -68,8 +141,8 @@ func cmdIMAP(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	code := exitOK
-	for _, ic := range c.cfg.IMAP {
-		acc, err := imapAccount(ic)
+	for i, ic := range c.cfg.IMAP {
+		acc, err := imapAccount(i, ic)
 		if err != nil {
 			fmt.Fprintf(stdout, "%s: FAILED: %v\n", ic.Host, err)
 			code = exitConfig
@@ -80,8 +153,8 @@ func cmdIMAP(args []string, stdout, stderr io.Writer) int {
 		cancel()
 		if err != nil {
 			fmt.Fprintf(stdout, "%s as %s: FAILED: %v\n", ic.Host, ic.Username, err)
-			if ie, ok := errors.AsType[*mailin.IMAPError](err); ok && imapHints[ie.Step] != "" {
-				fmt.Fprintf(stdout, "  hint: %s\n", imapHints[ie.Step])
+			if hint := imapHint(err); hint != "" {
+				fmt.Fprintf(stdout, "  hint: %s\n", hint)
 			}
 			code = exitTempFail
 			continue

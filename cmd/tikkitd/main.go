@@ -272,6 +272,15 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if code, done := c.parse(args, stderr, slog.LevelWarn); done {
 		return code
 	}
+	// What serve would load: fail here, not at start-up.
+	if err := checkOutboundFiles(c.cfg); err != nil {
+		fmt.Fprintf(stderr, "tikkitd: %v\n", err)
+		return exitConfig
+	}
+	if _, err := imapAccountsOf(c.cfg.IMAP); err != nil {
+		fmt.Fprintf(stderr, "tikkitd: %v\n", err)
+		return exitConfig
+	}
 	src := c.configPath
 	if src == "" {
 		src = "embedded default"
@@ -297,10 +306,8 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "  from              %q <%s>\n", c.cfg.Out.FromName, c.cfg.Mail.Address)
 	fmt.Fprintf(stdout, "  automatic mail    %d per address a day, %d an hour in all\n", c.cfg.Out.PerAddressDay, c.cfg.Out.GlobalPerHour)
-	// What serve would load: fail here, not at start-up.
-	if err := checkOutboundFiles(c.cfg); err != nil {
-		fmt.Fprintf(stderr, "tikkitd: %v\n", err)
-		return exitConfig
+	for i, a := range c.cfg.IMAP {
+		printIMAPConfig(stdout, i, a)
 	}
 	return exitOK
 }

@@ -186,12 +186,14 @@ func imapMetrics(snaps func() []imapSnap) []web.Metric {
 
 // imapAccounts is the status page's view of the IMAP accounts: the last
 // successful poll of an account is the oldest of its mailboxes' (zero
-// while any mailbox has never been polled).
+// while any mailbox has never been polled); of the last error, the step
+// and the time, not the text (it can name the user).
 func imapAccounts(snaps func() []imapSnap) func() []web.IMAPAccount {
 	return func() []web.IMAPAccount {
 		var out []web.IMAPAccount
 		for _, s := range snaps() {
-			a := web.IMAPAccount{Name: s.Label, Connected: s.Connected, Fetched: s.Fetched, Errors: s.Errors, Skipped: s.Skipped}
+			a := web.IMAPAccount{Name: s.Label, Connected: s.Connected, Fetched: s.Fetched, Errors: s.Errors, Skipped: s.Skipped,
+				LastErrorStep: s.LastStep, LastErrorAt: s.LastErrorAt}
 			for i, m := range s.Mailboxes {
 				if m.LastPoll.IsZero() {
 					a.LastPoll = time.Time{}

@@ -51,6 +51,11 @@ func cmdServe(args []string, stderr io.Writer) int {
 // serve runs the daemon until ctx ends. ready, when set, receives the bound
 // addresses (for tests).
 func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[string]net.Addr)) error {
+	// The IMAP passwords, read before anything starts.
+	imapAccs, err := imapAccountsOf(cfg.IMAP)
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(cfg.DataDir, log)
 	if err != nil {
 		return err
@@ -141,11 +146,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(map[str
 
 	// IMAP accounts: one poller each, stopped with the daemon.
 	var pollers []*mailin.Poller
-	for _, ic := range cfg.IMAP {
-		acc, err := imapAccount(ic)
-		if err != nil {
-			return err
-		}
+	for _, acc := range imapAccs {
 		p := mailin.NewPoller(in, st, acc, log)
 		pollers = append(pollers, p)
 		wg.Add(1)

@@ -355,7 +355,8 @@ func TestCheckConfigOutbound(t *testing.T) {
 }
 
 func TestCheckConfigIMAP(t *testing.T) {
-	good := writeConfig(t, "[[imap]]\nhost = \"imap.example.com:993\"\nusername = \"help\"\npassword_env = \"X\"\n")
+	t.Setenv("TIKKIT_TEST_IMAP_PW", "x")
+	good := writeConfig(t, "[[imap]]\nhost = \"imap.example.com:993\"\nusername = \"help\"\npassword_env = \"TIKKIT_TEST_IMAP_PW\"\n")
 	if code, _, errs := runCmd(t, "", "check-config", "-config", good); code != exitOK {
 		t.Errorf("good [[imap]]: %d %s", code, errs)
 	}
@@ -372,7 +373,6 @@ func TestCheckConfigIMAP(t *testing.T) {
 		t.Errorf("imap test without accounts: %d %q", code, errs)
 	}
 	// An account nobody answers for: the step that failed, and what to check.
-	t.Setenv("TIKKIT_TEST_IMAP_PW", "x")
 	for host, want := range map[string]string{
 		"imap.invalid": "FAILED: imap: dns imap.invalid:993",
 		freePort(t):    "FAILED: imap: connect 127.0.0.1:",
