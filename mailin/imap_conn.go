@@ -363,11 +363,6 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 		}
 		return nil
 	}
-	// Filed mail is read mail, in the processed mailbox too (a MOVE or
-	// COPY keeps the flags).
-	if err := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
-		return &IMAPError{Step: "store", Host: g.host, Err: err}
-	}
 	caps := g.c.Caps()
 	if caps.Has(imap.CapMove) {
 		err := g.tryCreate(moveTo, func() error {
