@@ -363,6 +363,9 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 		}
 		return nil
 	}
+	// The moved mail stays unread in moveTo: marking it \Seen first would
+	// leave a message \Seen but not moved after a crash in between, and a
+	// first poll (unread mail only) would never look at it again.
 	caps := g.c.Caps()
 	if caps.Has(imap.CapMove) {
 		err := g.tryCreate(moveTo, func() error {
