@@ -73,7 +73,8 @@ var imapHints = map[string]string{
 	"connect": "nothing answers there: check the port (993 for tls = \"implicit\", 143 for \"starttls\") and any firewall",
 	"tls":     "the TLS handshake failed: check that tls matches the port (implicit for 993, starttls for 143) and that the server's certificate is valid for this host name",
 	"login":   "the server refused the login: check username and the password file; Microsoft 365 and Google Workspace must have IMAP enabled for the mailbox",
-	"select":  "a mailbox is missing: check mailboxes and processed_mailbox (names are case-sensitive, folders may be \"INBOX/Done\" or \"INBOX.Done\")",
+	"select":  "a mailbox is missing: check mailboxes (names are case-sensitive, folders may be \"INBOX/Done\" or \"INBOX.Done\")",
+	"create":  "the server would not create processed_mailbox: check the name (folders may be \"INBOX/Done\" or \"INBOX.Done\", as the list shows) and the right to create folders",
 }
 
 // printIMAPConfig prints one [[imap]] section's effective settings for
@@ -160,8 +161,10 @@ func cmdIMAP(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		fmt.Fprintf(stdout, "%s as %s: OK\n", ic.Host, ic.Username)
-		if acc.ProcessedMailbox != "" && !mailin.HasMailbox(counts, acc.ProcessedMailbox) {
-			fmt.Fprintf(stdout, "  note: processed_mailbox %q does not exist yet; tikkitd creates it on the first move\n", acc.ProcessedMailbox)
+		for _, m := range counts {
+			if m.Created {
+				fmt.Fprintf(stdout, "  note: created processed_mailbox %q (it did not exist)\n", m.Name)
+			}
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  MAILBOX\tMESSAGES\tUNSEEN")

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -45,5 +46,30 @@ func TestIMAPTestNoStartTLS(t *testing.T) {
 	code, out, errs := runCmd(t, "", "imap", "test", "-config", conf)
 	if code != exitTempFail || !strings.Contains(out, "FAILED: imap: tls ") || !strings.Contains(out, "hint: "+imapHintNoStartTLS) {
 		t.Errorf("exit %d, output %q %q; want step tls and the STARTTLS hint", code, out, errs)
+	}
+}
+
+// imap test against a working account: OK, the mailboxes with their
+// counts, and a processed_mailbox that did not exist is created and said so;
+// one the server refuses fails at step create with its hint.
+func TestIMAPTestOK(t *testing.T) {
+	dc := dovecottest.Start(t)
+	dc.Save("INBOX", []byte("From: a@example.org\r\nSubject: x\r\nMessage-ID: <ok1@example.org>\r\n\r\nhi\r\n"))
+	t.Setenv("TIKKIT_TEST_IMAP_PW", dc.Password)
+	account := func(processed string) string {
+		return writeConfig(t, fmt.Sprintf("[[imap]]\nhost = %q\ntls = \"none\"\nusername = %q\npassword_env = \"TIKKIT_TEST_IMAP_PW\"\nprocessed_mailbox = %q\n",
+			dc.Addr, dc.User, processed))
+	}
+	code, out, errs := runCmd(t, "", "imap", "test", "-config", account("Done"))
+	if code != exitOK || !strings.Contains(out, ": OK") || !regexp.MustCompile(`INBOX\s+1\s+1`).MatchString(out) ||
+		!strings.Contains(out, `note: created processed_mailbox "Done"`) {
+		t.Errorf("exit %d, output %q %q", code, out, errs)
+	}
+	if code, out, _ := runCmd(t, "", "imap", "test", "-config", account("Done")); code != exitOK || strings.Contains(out, "created") {
+		t.Errorf("second run: exit %d, output %q; want OK, nothing created", code, out)
+	}
+	code, out, _ = runCmd(t, "", "imap", "test", "-config", account("Processed/2026"))
+	if code != exitTempFail || !strings.Contains(out, "FAILED: imap: create ") || !strings.Contains(out, "hint: "+imapHints["create"]) {
+		t.Errorf("refused name: exit %d, output %q", code, out)
 	}
 }
