@@ -42,7 +42,7 @@ type IMAPAccount struct {
 type PollerStatus struct {
 	Account     string
 	Connected   bool
-	Fetched     int64 // messages committed (duplicates included) since start
+	Fetched     int64 // messages filed since start (fetched again as duplicates: not counted)
 	Errors      int64 // failed cycles and connection attempts since start
 	Skipped     int64 // messages the server would not return, left in the mailbox
 	LastError   string
@@ -84,18 +84,22 @@ type Poller struct {
 
 	// Per mailbox, a UID whose fetch broke off; used only by the cycle
 	// (connMu held).
-	stuck map[string]*stuckUID
+	stuck map[string]*stuckState
+	// retrySoon: the last cycle failed on a message it has now isolated;
+	// the next one should come at once, not after a backoff.
+	retrySoon bool
 	// Mailboxes the server would not open in the last cycle (connMu held).
 	missing map[string]bool
 }
 
-// stuckUID is a message whose fetch failed: fetched alone until it works,
-// or skipped after maxFetchTries failures in a row.
-type stuckUID struct {
+// stuckState is, for one mailbox, the message whose fetch broke off (the
+// suspect: fetched alone until it works, or skipped after maxFetchTries
+// failures in a row) and the messages skipped so far.
+type stuckState struct {
 	validity uint32
-	uid      uint32
-	tries    int // failed fetches of uid alone
-	skipped  bool
+	suspect  uint32 // 0: none
+	tries    int    // failed fetches of suspect alone
+	skipped  map[uint32]bool
 }
 
 // maxFetchTries is how often a message that breaks the fetch (a server
@@ -123,7 +127,7 @@ func NewPoller(in *Ingester, st *store.Store, acc IMAPAccount, log *slog.Logger)
 	}
 	log = log.With(slog.String("account", acc.Name))
 	p := &Poller{in: in, st: st, acc: acc, log: log, spoolDir: st.Blobs.TempDir(),
-		minBackoff: time.Second, maxBackoff: 5 * time.Minute, boxes: map[string]*MailboxStatus{}, stuck: map[string]*stuckUID{}, missing: map[string]bool{}}
+		minBackoff: time.Second, maxBackoff: 5 * time.Minute, boxes: map[string]*MailboxStatus{}, stuck: map[string]*stuckState{}, missing: map[string]bool{}}
 	p.dial = func(ctx context.Context) (imapConn, error) { return dialIMAP(ctx, p.acc, p.spoolDir) }
 	p.status.Account = acc.Name
 	for _, m := range acc.Mailboxes {
@@ -205,6 +209,7 @@ func (p *Poller) PollOnce(ctx context.Context) (fetched int, err error) {
 			p.noteError(err)
 		}
 	}()
+	p.retrySoon = false
 	c, err := p.connect(ctx)
 	if err != nil {
 		return 0, err
@@ -319,12 +324,13 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 			if pending == nil {
 				return nil
 			}
+			filed := pending.filed()
 			last, n, err := p.finish(c, mbox, pending)
 			pending = nil
 			total += n
-			p.mu.Lock() // counted as committed, even when marking them failed
-			p.boxes[mbox].Fetched += int64(n)
-			p.status.Fetched += int64(n)
+			p.mu.Lock() // counted once committed, even when marking them failed
+			p.boxes[mbox].Fetched += int64(filed)
+			p.status.Fetched += int64(filed)
 			p.mu.Unlock()
 			if last > st.LastUID {
 				st.LastUID = last
@@ -338,14 +344,16 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 		complete := true
 		var after <-chan struct{}
 		for _, chunk := range p.batches(mbox, info.UIDValidity, uids) {
-			var fl *inflight
-			if st := p.stuck[mbox]; st != nil && st.skipped && chunk[0] == st.uid {
-				fl = &inflight{uids: chunk, queued: after} // skipped: as if expunged
-			} else {
-				fl = p.fetch(ctx, c, chunk, after)
-				if ctx.Err() == nil {
-					p.noteFetch(mbox, info.UIDValidity, fl)
+			if st := p.stuck[mbox]; st != nil && len(chunk) == 1 && chunk[0] == st.suspect {
+				// The suspect may break the connection again: first mark
+				// what is committed, or it is fetched again next time.
+				if err := finish(); err != nil {
+					return total, err
 				}
+			}
+			fl := p.fetch(ctx, c, chunk, after)
+			if ctx.Err() == nil {
+				p.noteFetch(mbox, info.UIDValidity, fl)
 			}
 			after = fl.queued
 			if err := finish(); err != nil {
@@ -375,16 +383,21 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 	return total, nil
 }
 
-// batches splits uids into fetches of at most Batch messages; a stuck UID
-// gets a fetch of its own.
+// batches splits uids into fetches of at most Batch messages, leaving out
+// the skipped ones (as if expunged); the suspect gets a fetch of its own.
 func (p *Poller) batches(mbox string, validity uint32, uids []uint32) [][]uint32 {
 	st := p.stuck[mbox]
-	i := -1
-	if st != nil && st.validity == validity {
-		i = slices.Index(uids, st.uid)
+	if st == nil {
+		return slices.Collect(slices.Chunk(uids, p.acc.Batch))
 	}
+	if st.validity != validity {
+		delete(p.stuck, mbox) // the old UIDs mean nothing now
+		return slices.Collect(slices.Chunk(uids, p.acc.Batch))
+	}
+	uids = slices.DeleteFunc(slices.Clone(uids), func(u uint32) bool { return st.skipped[u] })
+	i := slices.Index(uids, st.suspect)
 	if i < 0 {
-		delete(p.stuck, mbox) // gone, or a new UIDVALIDITY
+		st.suspect, st.tries = 0, 0 // gone
 		return slices.Collect(slices.Chunk(uids, p.acc.Batch))
 	}
 	out := slices.Collect(slices.Chunk(uids[:i], p.acc.Batch))
@@ -392,14 +405,15 @@ func (p *Poller) batches(mbox string, validity uint32, uids []uint32) [][]uint32
 	return append(out, slices.Collect(slices.Chunk(uids[i+1:], p.acc.Batch))...)
 }
 
-// noteFetch records where a fetch broke off. The UID it stopped at is
-// fetched alone next time; after maxFetchTries failures alone, it is
-// skipped: logged, counted, and left in the mailbox untouched.
+// noteFetch records where a fetch broke off. The UID it stopped at becomes
+// the suspect, fetched alone next time (at once: see retrySoon); after
+// maxFetchTries failures alone it is skipped: logged, counted, and left in
+// the mailbox untouched.
 func (p *Poller) noteFetch(mbox string, validity uint32, fl *inflight) {
 	st := p.stuck[mbox]
 	if fl.ferr == nil {
-		if st != nil && len(fl.uids) == 1 && fl.uids[0] == st.uid {
-			delete(p.stuck, mbox) // it came through
+		if st != nil && len(fl.uids) == 1 && fl.uids[0] == st.suspect {
+			st.suspect, st.tries = 0, 0 // it came through
 		}
 		return
 	}
@@ -417,9 +431,15 @@ func (p *Poller) noteFetch(mbox string, validity uint32, fl *inflight) {
 	if at == 0 {
 		return // broke off after the last message: nothing to isolate
 	}
-	if st == nil || st.uid != at || st.validity != validity {
-		st = &stuckUID{validity: validity, uid: at}
+	if st == nil || st.validity != validity {
+		st = &stuckState{validity: validity, skipped: map[uint32]bool{}}
 		p.stuck[mbox] = st
+	}
+	p.retrySoon = true
+	if st.suspect != at {
+		st.suspect, st.tries = at, 0
+		p.log.Warn("imap: the fetch broke off at this message; fetching it alone", slog.String("mailbox", mbox),
+			slog.Uint64("uid", uint64(at)), slog.Any("err", fl.ferr))
 	}
 	if len(fl.uids) > 1 {
 		return
@@ -428,12 +448,13 @@ func (p *Poller) noteFetch(mbox string, validity uint32, fl *inflight) {
 	if st.tries < maxFetchTries {
 		return
 	}
-	st.skipped = true
+	st.skipped[at] = true
+	st.suspect, st.tries = 0, 0
 	p.mu.Lock()
 	p.status.Skipped++
 	p.mu.Unlock()
 	p.log.Error("imap: the server does not return this message; skipped and left in the mailbox (move it back into the mailbox to try again)",
-		slog.String("mailbox", mbox), slog.Uint64("uid", uint64(at)), slog.Int("tries", st.tries), slog.Any("err", fl.ferr))
+		slog.String("mailbox", mbox), slog.Uint64("uid", uint64(at)), slog.Int("tries", maxFetchTries), slog.Any("err", fl.ferr))
 }
 
 // putState records a mailbox's state, even when shutdown has begun (what
@@ -461,6 +482,19 @@ type inflight struct {
 	wg     sync.WaitGroup
 	ferr   error
 	queued <-chan struct{} // closed once the batch's last message is queued for commit
+}
+
+// filed counts the batch's messages committed as new (not duplicates);
+// after wg.Wait.
+func (fl *inflight) filed() int {
+	fl.wg.Wait()
+	n := 0
+	for _, it := range fl.items {
+		if it.err == nil && it.res.Outcome != OutcomeDuplicate {
+			n++
+		}
+	}
+	return n
 }
 
 // fetch fetches uids and hands each message to Ingest, the first one

@@ -17,11 +17,22 @@ import (
 func (p *Poller) Run(ctx context.Context) {
 	defer p.Disconnect()
 	var down time.Time // start of the current outage
-	failures := 0
+	failures, quick := 0, 0
 	for ctx.Err() == nil {
 		n, err := p.PollOnce(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if err != nil && p.takeRetrySoon() && quick < maxQuickRetries {
+			// A message broke the fetch and is isolated now: go on at
+			// once (noteFetch logged it). Bounded, in case the fetch
+			// breaks at a different message every time.
+			quick++
+			sleep(ctx, p.minBackoff)
+			continue
+		}
+		if err == nil {
+			quick = 0
 		}
 		if err != nil {
 			failures++
@@ -86,6 +97,19 @@ func (p *Poller) wait(ctx context.Context) {
 		// loop against a server whose IDLE always fails.
 		sleep(ctx, min(time.Second, p.acc.PollInterval))
 	}
+}
+
+// maxQuickRetries bounds the cycles in a row that retry at once after a
+// fetch broke off at a message (each bad message costs 1 + maxFetchTries).
+const maxQuickRetries = 4 * (1 + maxFetchTries)
+
+// takeRetrySoon reports and clears the poller's retrySoon.
+func (p *Poller) takeRetrySoon() bool {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	r := p.retrySoon
+	p.retrySoon = false
+	return r
 }
 
 // backoff is the wait before try n+1: doubling from minBackoff up to

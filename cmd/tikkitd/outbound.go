@@ -175,7 +175,7 @@ func imapMetrics(snaps func() []imapSnap) []web.Metric {
 				}
 				return out
 			}),
-		web.NewCounterVecFunc("tikkit_imap_fetched_total", "Messages committed from each IMAP account since start.", "account",
+		web.NewCounterVecFunc("tikkit_imap_fetched_total", "Messages filed from each IMAP account since start (fetched again as duplicates: not counted).", "account",
 			perAccount(func(s imapSnap) float64 { return float64(s.Fetched) })),
 		web.NewCounterVecFunc("tikkit_imap_errors_total", "Failed IMAP cycles and connection attempts per account since start.", "account",
 			perAccount(func(s imapSnap) float64 { return float64(s.Errors) })),
