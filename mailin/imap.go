@@ -217,7 +217,7 @@ func (p *Poller) PollOnce(ctx context.Context) (fetched int, err error) {
 	// A server that stops answering must not hold up shutdown for ever:
 	// after a grace period for the message in flight, close the socket.
 	stop := context.AfterFunc(ctx, func() {
-		time.AfterFunc(shutdownGrace, func() { c.Close() })
+		time.AfterFunc(shutdownGrace, func() { c.Abort() })
 	})
 	defer stop()
 	for _, mbox := range p.acc.Mailboxes {
@@ -311,11 +311,17 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 					return 0, err
 				}
 			}
-			p.log.Info("imap: first poll of this mailbox: filing its unread mail, leaving the read mail alone",
-				slog.String("mailbox", mbox), slog.String("import_existing", cmp.Or(existing, "unseen")),
-				slog.Int("unread", len(uids)), slog.Int("left_alone", len(all)-len(uids)))
+			what := "filing its unread mail, leaving the read mail alone"
+			if existing == "none" {
+				what = "leaving the mail already there alone; filing what comes from now on"
+			}
+			p.log.Info("imap: first poll of this mailbox: "+what, slog.String("mailbox", mbox),
+				slog.String("import_existing", cmp.Or(existing, "unseen")), slog.Int("filing", len(uids)), slog.Int("left_alone", len(all)-len(uids)))
 		} else if uids, err = c.UIDsAbove(st.LastUID); err != nil {
 			return 0, err
+		} else if first {
+			p.log.Info("imap: first poll of this mailbox: filing all its mail", slog.String("mailbox", mbox),
+				slog.String("import_existing", "all"), slog.Int("filing", len(uids)))
 		}
 		// Batch k+1 is fetched while batch k commits; batch k is marked
 		// once it is committed, and then its last UID is recorded.

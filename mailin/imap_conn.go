@@ -35,6 +35,8 @@ type imapConn interface {
 	// Mailboxes lists every mailbox with its message count (for `imap test`).
 	Mailboxes() ([]MailboxCount, error)
 	Close() error
+	// Abort closes the connection at once, without LOGOUT.
+	Abort() error
 }
 
 // MailboxCount is one mailbox on the server, as `tikkitd imap test` lists it.
@@ -163,6 +165,8 @@ func (g *goIMAP) Close() error {
 	g.c.Logout().Wait()
 	return g.c.Close()
 }
+
+func (g *goIMAP) Abort() error { return g.c.Close() }
 
 // defaultIMAPTimeout is how long the server may go silent while a command
 // waits for it before the connection counts as broken.

@@ -83,8 +83,12 @@ func (p *Poller) wait(ctx context.Context) {
 			ok, err = c.Idle(ctx, p.acc.PollInterval)
 		}
 		if err != nil {
-			// Not an outage yet: the next cycle reconnects, and says so if it cannot.
-			p.log.Debug("imap: idle", slog.Any("err", err))
+			// Not an outage yet: the next cycle reconnects, and says so
+			// if it cannot. But a server that hung while we idled is
+			// worth a line.
+			if ctx.Err() == nil {
+				p.log.Warn("imap: the connection broke while idle; reconnecting", slog.String("mailbox", mbox), slog.Any("err", err))
+			}
 			p.drop()
 		}
 	}
