@@ -337,10 +337,19 @@ func TestStatusPageIMAP(t *testing.T) {
 		t.Errorf("page shows the step's text")
 	}
 
+	// Connected again, but its last error is newer than its last poll
+	// (a mailbox the server will not open): failing.
 	accounts[1].Connected, accounts[1].LastPoll = true, testNow.Add(-(2*time.Hour + 5*time.Minute))
 	accounts = accounts[:2]
 	_, body = do(t, h, http.MethodGet, "/")
-	wantContains(t, body, "All systems normal", "2 h 5 min ago")
+	wantContains(t, body, "1 IMAP account failing", "2 h 5 min ago")
+	// Polled since: a skipped message still wants a look.
+	accounts[1].LastPoll = testNow.Add(-time.Minute)
+	_, body = do(t, h, http.MethodGet, "/")
+	wantContains(t, body, "1 message left in an IMAP mailbox: see the log")
+	accounts[1].Skipped = 0
+	_, body = do(t, h, http.MethodGet, "/")
+	wantContains(t, body, "All systems normal")
 	if strings.Contains(body, "@") {
 		t.Errorf("page contains '@'")
 	}

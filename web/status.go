@@ -105,11 +105,17 @@ func buildPage(version string, started, now time.Time, st Stats, statsErr error,
 			down++
 		}
 	}
-	offline := 0
+	offline, failing, skipped := 0, 0, int64(0)
 	for _, a := range imap {
-		if !a.Connected {
+		switch {
+		case !a.Connected:
 			offline++
+		case a.Errors > 0 && (a.LastPoll.IsZero() || a.LastErrorAt.After(a.LastPoll)):
+			// Connected, but the last error is newer than the last poll
+			// of every mailbox (one the server will not open, say).
+			failing++
 		}
+		skipped += a.Skipped
 		p.IMAP = append(p.IMAP, imapRow{Name: a.Name, Connected: a.Connected, LastPoll: ago(a.LastPoll, now),
 			Fetched: a.Fetched, Errors: a.Errors, Skipped: a.Skipped, LastError: lastError(a, now)})
 	}
@@ -120,6 +126,10 @@ func buildPage(version string, started, now time.Time, st Stats, statsErr error,
 		p.Level, p.Headline = "warn", plural(down, "listener", "listeners")+" down"
 	case offline > 0:
 		p.Level, p.Headline = "warn", plural(offline, "IMAP account", "IMAP accounts")+" not connected"
+	case failing > 0:
+		p.Level, p.Headline = "warn", plural(failing, "IMAP account", "IMAP accounts")+" failing"
+	case skipped > 0:
+		p.Level, p.Headline = "warn", plural64(skipped, "message", "messages")+" left in an IMAP mailbox: see the log"
 	case st.HeldMessages > 0:
 		p.Level, p.Headline = "warn", plural64(st.HeldMessages, "held message needs", "held messages need")+" a look"
 	default:
