@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -285,12 +286,19 @@ func (c *Config) validateIMAP(bad func(format string, a ...any)) {
 			}
 			a.Host = net.JoinHostPort(a.Host, port)
 		}
-		host, _, err := net.SplitHostPort(a.Host)
+		host, port, err := net.SplitHostPort(a.Host)
 		if err != nil || a.Host == "" {
 			bad("%s.host: %q: want host or host:port (993 for tls = \"implicit\", 143 for starttls)", where, a.Host)
 		}
 		switch a.TLS {
 		case "implicit", "starttls":
+			// The well-known ports speak one way only.
+			if a.TLS == "starttls" && port == "993" {
+				bad("%s.tls: port 993 speaks implicit TLS; set tls = \"implicit\"", where)
+			}
+			if a.TLS == "implicit" && port == "143" {
+				bad("%s.tls: port 143 starts in plain text; set tls = \"starttls\" (or use port 993)", where)
+			}
 		case "none":
 			if err == nil && a.Host != "" && !isLoopbackHost(host) {
 				bad("%s.tls: \"none\" sends the password and the mail in clear text; only for a server on this machine (not %q): use implicit or starttls", where, host)
@@ -307,7 +315,10 @@ func (c *Config) validateIMAP(bad func(format string, a ...any)) {
 		if len(a.Mailboxes) == 0 {
 			a.Mailboxes = []string{"INBOX"}
 		}
-		for _, m := range a.Mailboxes {
+		for j, m := range a.Mailboxes {
+			if slices.ContainsFunc(a.Mailboxes[:j], func(o string) bool { return strings.EqualFold(o, m) }) {
+				bad("%s.mailboxes: %q is listed twice", where, m)
+			}
 			if a.ProcessedMailbox != "" && strings.EqualFold(m, a.ProcessedMailbox) {
 				bad("%s.processed_mailbox: %q is also in mailboxes: mail moved there would be read and moved again without end; name a mailbox that is not polled", where, a.ProcessedMailbox)
 			}

@@ -91,6 +91,12 @@ func TestIMAPConfigRefused(t *testing.T) {
 			[]string{"imap[1].tls", "clear text"}},
 		{"import_existing", []string{"import_existing = \"some\"\n"},
 			[]string{"imap[0].import_existing"}},
+		{"starttls on 993", []string{"host = \"imap.example.org:993\"\ntls = \"starttls\"\n"},
+			[]string{"imap[0].tls", "implicit"}},
+		{"implicit on 143", []string{"host = \"imap.example.org:143\"\n"},
+			[]string{"imap[0].tls", "starttls"}},
+		{"mailbox twice", []string{"mailboxes = [\"INBOX\", \"Lists\", \"inbox\"]\n"},
+			[]string{"imap[0].mailboxes", "twice"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := imapConf(t, tc.sections...)

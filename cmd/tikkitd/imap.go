@@ -158,6 +158,7 @@ func cmdIMAP(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "  hint: %s\n", hint)
 			}
 			code = exitTempFail
+			printMailboxes(stdout, counts) // what the server has, when it got that far
 			continue
 		}
 		fmt.Fprintf(stdout, "%s as %s: OK\n", ic.Host, ic.Username)
@@ -166,12 +167,20 @@ func cmdIMAP(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "  note: created processed_mailbox %q (it did not exist)\n", m.Name)
 			}
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  MAILBOX\tMESSAGES\tUNSEEN")
-		for _, m := range counts {
-			fmt.Fprintf(tw, "  %s\t%d\t%d\n", m.Name, m.Messages, m.Unseen)
-		}
-		tw.Flush()
+		printMailboxes(stdout, counts)
 	}
 	return code
+}
+
+// printMailboxes lists mailboxes with their counts; nothing for none.
+func printMailboxes(w io.Writer, counts []mailin.MailboxCount) {
+	if len(counts) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  MAILBOX\tMESSAGES\tUNSEEN")
+	for _, m := range counts {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\n", m.Name, m.Messages, m.Unseen)
+	}
+	tw.Flush()
 }
