@@ -90,6 +90,8 @@ type Poller struct {
 	retrySoon bool
 	// Mailboxes the server would not open in the last cycle (connMu held).
 	missing map[string]bool
+	// The server refused the last move to processed_mailbox (connMu held).
+	moveRefused bool
 }
 
 // stuckState is, for one mailbox, the message whose fetch broke off (the
@@ -550,7 +552,22 @@ func (p *Poller) finish(c imapConn, mbox string, fl *inflight) (last uint32, n i
 		err = fl.ferr
 	}
 	// Only now, after the commit: \Seen or MOVE (DESIGN §3.1).
-	if perr := c.Processed(done, p.acc.ProcessedMailbox); perr != nil {
+	perr := c.Processed(done, p.acc.ProcessedMailbox)
+	if mr, ok := errors.AsType[*MoveRefusedError](perr); ok {
+		// Marked \Seen instead: processed all the same, not to be fetched
+		// again. Said once, until a move works again.
+		p.noteError(mr)
+		if !p.moveRefused {
+			p.moveRefused = true
+			p.log.Error("imap: the server refuses to move filed mail to processed_mailbox; marking it \\Seen where it is instead (check the name with tikkitd imap test)",
+				slog.String("mailbox", mbox), slog.String("processed_mailbox", p.acc.ProcessedMailbox), slog.Any("err", mr.Err))
+		}
+		perr = nil
+	} else if perr == nil && p.moveRefused && p.acc.ProcessedMailbox != "" && len(done) > 0 {
+		p.moveRefused = false
+		p.log.Info("imap: moving filed mail to processed_mailbox again", slog.String("processed_mailbox", p.acc.ProcessedMailbox))
+	}
+	if perr != nil {
 		return 0, len(done), errors.Join(err, perr) // committed, not marked: fetched again next time
 	}
 	// The UID to record: every message up to it is committed. A UID the

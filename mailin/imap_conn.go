@@ -377,7 +377,7 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 			return err
 		})
 		if err != nil {
-			return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("to %s: %w", moveTo, err)}
+			return g.moveRefused(set, moveTo, &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("to %s: %w", moveTo, err)})
 		}
 		return nil
 	}
@@ -389,7 +389,7 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 		return err
 	})
 	if err != nil {
-		return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("copy to %s: %w", moveTo, err)}
+		return g.moveRefused(set, moveTo, &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("copy to %s: %w", moveTo, err)})
 	}
 	if caps.Has(imap.CapUIDPlus) {
 		// UID EXPUNGE (RFC 4315) removes only these messages.
@@ -408,6 +408,30 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 		return &IMAPError{Step: "store", Host: g.host, Err: err}
 	}
 	return nil
+}
+
+// MoveRefusedError says the server refused to move filed mail to the
+// processed mailbox (a name it will not create, no right to it), and that
+// the mail was marked \Seen where it is instead: filed and marked, not to be
+// fetched again.
+type MoveRefusedError struct{ Err error }
+
+func (e *MoveRefusedError) Error() string {
+	return "moving to processed_mailbox refused; marked \\Seen in place instead: " + e.Err.Error()
+}
+func (e *MoveRefusedError) Unwrap() error { return e.Err }
+
+// moveRefused handles a failed move: when the server answered it (NO or
+// BAD, the connection fine), the messages are marked \Seen in place and a
+// *MoveRefusedError returned; otherwise err as it is.
+func (g *goIMAP) moveRefused(set imap.UIDSet, moveTo string, err error) error {
+	if _, answered := errors.AsType[*imap.Error](err); !answered {
+		return err
+	}
+	if serr := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); serr != nil {
+		return errors.Join(err, &IMAPError{Step: "store", Host: g.host, Err: serr})
+	}
+	return &MoveRefusedError{Err: err}
 }
 
 // tryCreate runs op (a MOVE or COPY to mbox); when the server answers that

@@ -69,3 +69,41 @@ func TestIMAPMissingMailbox(t *testing.T) {
 		t.Errorf("no line saying Support is back:\n%s", logs.String())
 	}
 }
+
+// A processed_mailbox the server will not make (a name with the wrong
+// hierarchy separator) does not send the poller round in circles: the mail
+// is filed, marked \Seen where it is instead, one ERROR line says so, and
+// the next cycle fetches nothing.
+func TestIMAPProcessedMailboxRefused(t *testing.T) {
+	dc := startDovecot(t)
+	for i := range 3 {
+		dc.save("INBOX", failMail(i, "Heating "+string(rune('A'+i))))
+	}
+	h := newHarness(t, "imap", nil)
+	var logs syncBuffer
+	acc := dc.account()
+	acc.ProcessedMailbox = "Processed/2026" // Dovecot's separator here is "."
+	p := NewPoller(h.in, h.st, acc, slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(p.Disconnect)
+	if n := pollOnce(t, p); n != 3 {
+		t.Errorf("first cycle filed %d, want 3", n)
+	}
+	dc.save("INBOX", failMail(3, "Heating D"))
+	if n := pollOnce(t, p); n != 1 {
+		t.Errorf("second cycle filed %d, want the 1 new message", n)
+	}
+	if n := pollOnce(t, p); n != 0 {
+		t.Errorf("third cycle filed %d, want 0", n)
+	}
+	for uid, f := range dc.flags("INBOX") {
+		if !strings.Contains(f, `\Seen`) {
+			t.Errorf("UID %s: %q, want \\Seen", uid, f)
+		}
+	}
+	if n := strings.Count(logs.String(), "refuses to move"); n != 1 {
+		t.Errorf("%d lines about the refused move, want 1:\n%s", n, logs.String())
+	}
+	if s := p.Status(); s.LastStep != "move" || s.Errors != 2 {
+		t.Errorf("status: last step %q, errors %d; want move, 2", s.LastStep, s.Errors)
+	}
+}
