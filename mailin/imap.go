@@ -92,6 +92,8 @@ type Poller struct {
 	missing map[string]bool
 	// The server refused the last move to processed_mailbox (connMu held).
 	moveRefused bool
+	// Mailboxes whose first poll was logged (connMu held).
+	firstSaid map[string]bool
 }
 
 // stuckState is, for one mailbox, the message whose fetch broke off (the
@@ -129,7 +131,7 @@ func NewPoller(in *Ingester, st *store.Store, acc IMAPAccount, log *slog.Logger)
 	}
 	log = log.With(slog.String("account", acc.Name))
 	p := &Poller{in: in, st: st, acc: acc, log: log, spoolDir: st.Blobs.TempDir(),
-		minBackoff: time.Second, maxBackoff: 5 * time.Minute, boxes: map[string]*MailboxStatus{}, stuck: map[string]*stuckState{}, missing: map[string]bool{}}
+		minBackoff: time.Second, maxBackoff: 5 * time.Minute, boxes: map[string]*MailboxStatus{}, stuck: map[string]*stuckState{}, missing: map[string]bool{}, firstSaid: map[string]bool{}}
 	p.dial = func(ctx context.Context) (imapConn, error) { return dialIMAP(ctx, p.acc, p.spoolDir) }
 	p.status.Account = acc.Name
 	for _, m := range acc.Mailboxes {
@@ -317,8 +319,11 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 			if existing == "none" {
 				what = "leaving the mail already there alone; filing what comes from now on"
 			}
-			p.log.Info("imap: first poll of this mailbox: "+what, slog.String("mailbox", mbox),
-				slog.String("import_existing", cmp.Or(existing, "unseen")), slog.Int("filing", len(uids)), slog.Int("left_alone", len(all)-len(uids)))
+			if !p.firstSaid[mbox] { // a first poll that breaks off is done again: said once
+				p.firstSaid[mbox] = true
+				p.log.Info("imap: first poll of this mailbox: "+what, slog.String("mailbox", mbox),
+					slog.String("import_existing", cmp.Or(existing, "unseen")), slog.Int("filing", len(uids)), slog.Int("left_alone", len(all)-len(uids)))
+			}
 		} else if uids, err = c.UIDsAbove(st.LastUID); err != nil {
 			return 0, err
 		} else if first {
@@ -332,14 +337,10 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 			if pending == nil {
 				return nil
 			}
-			filed := pending.filed()
+			p.countFiled(mbox, pending)
 			last, n, err := p.finish(c, mbox, pending)
 			pending = nil
 			total += n
-			p.mu.Lock() // counted once committed, even when marking them failed
-			p.boxes[mbox].Fetched += int64(filed)
-			p.status.Fetched += int64(filed)
-			p.mu.Unlock()
 			if last > st.LastUID {
 				st.LastUID = last
 				// Recorded even when shutdown has begun: these are committed.
@@ -365,7 +366,7 @@ func (p *Poller) pollMailbox(ctx context.Context, c imapConn, mbox string) (int,
 			}
 			after = fl.queued
 			if err := finish(); err != nil {
-				fl.wg.Wait() // what was fetched still commits; it is fetched again next time
+				p.countFiled(mbox, fl) // what was fetched still commits; it is fetched again next time
 				return total, err
 			}
 			pending = fl
@@ -490,6 +491,16 @@ type inflight struct {
 	wg     sync.WaitGroup
 	ferr   error
 	queued <-chan struct{} // closed once the batch's last message is queued for commit
+}
+
+// countFiled adds the batch's filed messages to the status, once they are
+// committed (marked or not).
+func (p *Poller) countFiled(mbox string, fl *inflight) {
+	n := int64(fl.filed())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.boxes[mbox].Fetched += n
+	p.status.Fetched += n
 }
 
 // filed counts the batch's messages committed as new (not duplicates);

@@ -487,7 +487,15 @@ func (g *goIMAP) Idle(ctx context.Context, max time.Duration) (bool, error) {
 	if err := cmd.Close(); err != nil {
 		return true, &IMAPError{Step: "idle", Host: g.host, Err: err}
 	}
-	if err := <-done; err != nil {
+	// The server ends IDLE; if shutdown begins meanwhile, it gets only
+	// logoutTimeout more to do so.
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		g.tc.arm(logoutTimeout)
+		err = <-done
+	}
+	if err != nil {
 		return true, &IMAPError{Step: "idle", Host: g.host, Err: err}
 	}
 	return true, nil

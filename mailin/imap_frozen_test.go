@@ -60,3 +60,38 @@ func TestIMAPFrozenServer(t *testing.T) {
 		t.Fatal("Run did not return after shutdown with the server hung")
 	}
 }
+
+// Shutdown while the poller waits for a hung server to end IDLE (the poll
+// interval passed, DONE is sent, no answer comes): it waits logoutTimeout,
+// not the whole command timeout.
+func TestIMAPFrozenServerEndingIdle(t *testing.T) {
+	dc := startDovecot(t)
+	h := newHarness(t, "imap", nil)
+	acc := dc.account()
+	acc.IDLE, acc.PollInterval, acc.Timeout = true, 300*time.Millisecond, time.Minute
+	p := newPoller(h, acc)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	for i := 0; p.Status().Mailboxes[0].LastPoll.IsZero(); i++ {
+		if i > 500 {
+			t.Fatal("the poller never polled")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // into IDLE
+	if n := dc.Freeze(); n < 1 {
+		t.Fatalf("froze %d IMAP processes", n)
+	}
+	t.Cleanup(func() { dc.Thaw() })
+	time.Sleep(time.Second) // the interval passes: DONE goes out, no answer
+	cancel()
+	t0 := time.Now()
+	select {
+	case <-done:
+		t.Logf("Run returned %v after the cancel", time.Since(t0).Round(time.Millisecond))
+	case <-time.After(30 * time.Second): // a hang guard: the command timeout is a minute
+		t.Fatal("Run waited out the command timeout after shutdown")
+	}
+}

@@ -133,18 +133,31 @@ func TestIMAPFetchBreaksOnce(t *testing.T) {
 // message comes in once and is marked, and the generic outage line is not
 // logged for what is a message's fault.
 func TestIMAPTwoUnfetchableFirstPoll(t *testing.T) {
+	// With batch 2, UID 6 breaks the fetch of [5 6] while [3 4] waits to
+	// be marked: UID 5, committed then, still counts as filed.
+	for _, tc := range []struct {
+		batch int
+		bad   [2]int // UIDs
+	}{{100, [2]int{2, 5}}, {2, [2]int{2, 6}}} {
+		t.Run(fmt.Sprintf("batch=%d", tc.batch), func(t *testing.T) { twoUnfetchable(t, tc.batch, tc.bad) })
+	}
+}
+
+func twoUnfetchable(t *testing.T, batch int, bad [2]int) {
 	dc := startDovecot(t)
 	for i := range 8 {
 		dc.save("INBOX", failMail(i, fmt.Sprintf("Window %d", i)))
 	}
-	for _, id := range []string{"fail-1@example.net", "fail-4@example.net"} { // UIDs 2 and 5
-		if err := os.Chmod(maildirFile(t, dc, id), 0); err != nil {
+	for _, uid := range bad {
+		if err := os.Chmod(maildirFile(t, dc, fmt.Sprintf("fail-%d@example.net", uid-1)), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	h := newHarness(t, "imap", nil)
 	var logs syncBuffer
-	p := NewPoller(h.in, h.st, dc.account(), slog.New(slog.NewTextHandler(&logs, nil)))
+	acc := dc.account()
+	acc.Batch = batch
+	p := NewPoller(h.in, h.st, acc, slog.New(slog.NewTextHandler(&logs, nil)))
 	p.minBackoff = 10 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -158,7 +171,11 @@ func TestIMAPTwoUnfetchableFirstPoll(t *testing.T) {
 	}
 	cancel()
 	<-done
-	want := map[string]string{"1": `\Seen`, "2": "", "3": `\Seen`, "4": `\Seen`, "5": "", "6": `\Seen`, "7": `\Seen`, "8": `\Seen`}
+	want := map[string]string{}
+	for uid := 1; uid <= 8; uid++ {
+		want[fmt.Sprint(uid)] = `\Seen`
+	}
+	want[fmt.Sprint(bad[0])], want[fmt.Sprint(bad[1])] = "", ""
 	if got := dc.flags("INBOX"); !maps.Equal(got, want) {
 		t.Errorf("flags %v, want %v", got, want)
 	}
@@ -177,7 +194,7 @@ func TestIMAPTwoUnfetchableFirstPoll(t *testing.T) {
 	// Committed before the fetch broke but not yet marked, a message is
 	// fetched once more: UID 1 (before UID 2), UIDs 3 and 4 (before UID 5).
 	// More would mean the marks before a suspect's own fetch were lost.
-	if dups > 3 {
+	if batch == 100 && dups > 3 {
 		t.Errorf("%d duplicate fetches, want at most 3", dups)
 	}
 }
