@@ -45,6 +45,7 @@ type PollerStatus struct {
 	Fetched     int64 // messages filed since start (fetched again as duplicates: not counted)
 	Errors      int64 // failed cycles and connection attempts since start
 	Skipped     int64 // messages the server would not return, left in the mailbox
+	MoveRefused bool  // the last move to processed_mailbox was refused (mail marked \Seen in place)
 	LastError   string
 	LastErrorAt time.Time
 	LastStep    string // the IMAPError step of the last error ("login", "connect" …), "" when none
@@ -493,6 +494,12 @@ type inflight struct {
 	queued <-chan struct{} // closed once the batch's last message is queued for commit
 }
 
+func (p *Poller) setMoveRefused(v bool) {
+	p.mu.Lock()
+	p.status.MoveRefused = v
+	p.mu.Unlock()
+}
+
 // countFiled adds the batch's filed messages to the status, once they are
 // committed (marked or not).
 func (p *Poller) countFiled(mbox string, fl *inflight) {
@@ -570,12 +577,14 @@ func (p *Poller) finish(c imapConn, mbox string, fl *inflight) (last uint32, n i
 		p.noteError(mr)
 		if !p.moveRefused {
 			p.moveRefused = true
+			p.setMoveRefused(true)
 			p.log.Error("imap: the server refuses to move filed mail to processed_mailbox; marking it \\Seen where it is instead (check the name with tikkitd imap test)",
 				slog.String("mailbox", mbox), slog.String("processed_mailbox", p.acc.ProcessedMailbox), slog.Any("err", mr.Err))
 		}
 		perr = nil
 	} else if perr == nil && p.moveRefused && p.acc.ProcessedMailbox != "" && len(done) > 0 {
 		p.moveRefused = false
+		p.setMoveRefused(false)
 		p.log.Info("imap: moving filed mail to processed_mailbox again", slog.String("processed_mailbox", p.acc.ProcessedMailbox))
 	}
 	if perr != nil {

@@ -103,7 +103,7 @@ func TestIMAPProcessedMailboxRefused(t *testing.T) {
 	if n := strings.Count(logs.String(), "refuses to move"); n != 1 {
 		t.Errorf("%d lines about the refused move, want 1:\n%s", n, logs.String())
 	}
-	if s := p.Status(); s.LastStep != "move" || s.Errors != 2 {
-		t.Errorf("status: last step %q, errors %d; want move, 2", s.LastStep, s.Errors)
+	if s := p.Status(); s.LastStep != "move" || s.Errors != 2 || !s.MoveRefused {
+		t.Errorf("status: last step %q, errors %d, move refused %v; want move, 2, true", s.LastStep, s.Errors, s.MoveRefused)
 	}
 }

@@ -343,8 +343,12 @@ func TestStatusPageIMAP(t *testing.T) {
 	accounts = accounts[:2]
 	_, body = do(t, h, http.MethodGet, "/")
 	wantContains(t, body, "1 IMAP account failing", "2 h 5 min ago")
-	// Polled since: a skipped message still wants a look.
+	// Polled since: a refused move, then a skipped message still want a look.
 	accounts[1].LastPoll = testNow.Add(-time.Minute)
+	accounts[1].MoveRefused = true
+	_, body = do(t, h, http.MethodGet, "/")
+	wantContains(t, body, "1 IMAP account cannot move filed mail to processed_mailbox: see the log")
+	accounts[1].MoveRefused = false
 	_, body = do(t, h, http.MethodGet, "/")
 	wantContains(t, body, "1 message left in an IMAP mailbox: see the log")
 	accounts[1].Skipped = 0

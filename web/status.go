@@ -40,6 +40,9 @@ type IMAPAccount struct {
 	Fetched   int64     // messages committed since start
 	Errors    int64     // failed cycles and connection attempts since start
 	Skipped   int64     // messages the server would not return, left in the mailbox
+	// MoveRefused: the server refuses the move to processed_mailbox; filed
+	// mail is marked \Seen in place instead.
+	MoveRefused bool
 	// The last error: the step that failed ("login", "connect", "tls" …;
 	// "" when unknown) and when. Its text stays in the log: it can carry
 	// the user name.
@@ -105,7 +108,7 @@ func buildPage(version string, started, now time.Time, st Stats, statsErr error,
 			down++
 		}
 	}
-	offline, failing, skipped := 0, 0, int64(0)
+	offline, failing, unmoved, skipped := 0, 0, 0, int64(0)
 	for _, a := range imap {
 		switch {
 		case !a.Connected:
@@ -116,6 +119,9 @@ func buildPage(version string, started, now time.Time, st Stats, statsErr error,
 			failing++
 		}
 		skipped += a.Skipped
+		if a.MoveRefused {
+			unmoved++
+		}
 		p.IMAP = append(p.IMAP, imapRow{Name: a.Name, Connected: a.Connected, LastPoll: ago(a.LastPoll, now),
 			Fetched: a.Fetched, Errors: a.Errors, Skipped: a.Skipped, LastError: lastError(a, now)})
 	}
@@ -128,6 +134,8 @@ func buildPage(version string, started, now time.Time, st Stats, statsErr error,
 		p.Level, p.Headline = "warn", plural(offline, "IMAP account", "IMAP accounts")+" not connected"
 	case failing > 0:
 		p.Level, p.Headline = "warn", plural(failing, "IMAP account", "IMAP accounts")+" failing"
+	case unmoved > 0:
+		p.Level, p.Headline = "warn", plural(unmoved, "IMAP account cannot", "IMAP accounts cannot")+" move filed mail to processed_mailbox: see the log"
 	case skipped > 0:
 		p.Level, p.Headline = "warn", plural64(skipped, "message", "messages")+" left in an IMAP mailbox: see the log"
 	case st.HeldMessages > 0:

@@ -192,7 +192,7 @@ func imapAccounts(snaps func() []imapSnap) func() []web.IMAPAccount {
 	return func() []web.IMAPAccount {
 		var out []web.IMAPAccount
 		for _, s := range snaps() {
-			a := web.IMAPAccount{Name: s.Label, Connected: s.Connected, Fetched: s.Fetched, Errors: s.Errors, Skipped: s.Skipped,
+			a := web.IMAPAccount{Name: s.Label, Connected: s.Connected, Fetched: s.Fetched, Errors: s.Errors, Skipped: s.Skipped, MoveRefused: s.MoveRefused,
 				LastErrorStep: s.LastStep, LastErrorAt: s.LastErrorAt}
 			for i, m := range s.Mailboxes {
 				if m.LastPoll.IsZero() {
