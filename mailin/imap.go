@@ -91,8 +91,6 @@ type Poller struct {
 	retrySoon bool
 	// Mailboxes the server would not open in the last cycle (connMu held).
 	missing map[string]bool
-	// The server refused the last move to processed_mailbox (connMu held).
-	moveRefused bool
 	// Mailboxes whose first poll was logged (connMu held).
 	firstSaid map[string]bool
 }
@@ -494,10 +492,13 @@ type inflight struct {
 	queued <-chan struct{} // closed once the batch's last message is queued for commit
 }
 
-func (p *Poller) setMoveRefused(v bool) {
+// swapMoveRefused sets the status's MoveRefused and returns what it was.
+func (p *Poller) swapMoveRefused(v bool) bool {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.status.MoveRefused
 	p.status.MoveRefused = v
-	p.mu.Unlock()
+	return old
 }
 
 // countFiled adds the batch's filed messages to the status, once they are
@@ -575,16 +576,12 @@ func (p *Poller) finish(c imapConn, mbox string, fl *inflight) (last uint32, n i
 		// Marked \Seen instead: processed all the same, not to be fetched
 		// again. Said once, until a move works again.
 		p.noteError(mr)
-		if !p.moveRefused {
-			p.moveRefused = true
-			p.setMoveRefused(true)
+		if !p.swapMoveRefused(true) {
 			p.log.Error("imap: the server refuses to move filed mail to processed_mailbox; marking it \\Seen where it is instead (check the name with tikkitd imap test)",
 				slog.String("mailbox", mbox), slog.String("processed_mailbox", p.acc.ProcessedMailbox), slog.Any("err", mr.Err))
 		}
 		perr = nil
-	} else if perr == nil && p.moveRefused && p.acc.ProcessedMailbox != "" && len(done) > 0 {
-		p.moveRefused = false
-		p.setMoveRefused(false)
+	} else if perr == nil && p.acc.ProcessedMailbox != "" && len(done) > 0 && p.swapMoveRefused(false) {
 		p.log.Info("imap: moving filed mail to processed_mailbox again", slog.String("processed_mailbox", p.acc.ProcessedMailbox))
 	}
 	if perr != nil {

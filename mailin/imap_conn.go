@@ -252,34 +252,28 @@ func (g *goIMAP) Select(mailbox string) (mailboxInfo, error) {
 }
 
 func (g *goIMAP) UIDsUnseen() ([]uint32, error) {
+	return g.search(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}})
+}
+
+func (g *goIMAP) UIDsAbove(uid uint32) ([]uint32, error) {
+	var set imap.UIDSet
+	set.AddRange(imap.UID(uid+1), 0) // uid+1:*
+	uids, err := g.search(&imap.SearchCriteria{UID: []imap.UIDSet{set}})
+	// RFC 3501 §6.4.8: "n:*" always matches the last message, even when
+	// its UID is below n.
+	return slices.DeleteFunc(uids, func(u uint32) bool { return u <= uid }), err
+}
+
+// search runs UID SEARCH and returns the UIDs, ascending.
+func (g *goIMAP) search(c *imap.SearchCriteria) ([]uint32, error) {
 	defer g.command()()
-	d, err := g.c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}, nil).Wait()
+	d, err := g.c.UIDSearch(c, nil).Wait()
 	if err != nil {
 		return nil, &IMAPError{Step: "search", Host: g.host, Err: err}
 	}
 	var out []uint32
 	for _, u := range d.AllUIDs() {
 		out = append(out, uint32(u))
-	}
-	slices.Sort(out)
-	return out, nil
-}
-
-func (g *goIMAP) UIDsAbove(uid uint32) ([]uint32, error) {
-	defer g.command()()
-	var set imap.UIDSet
-	set.AddRange(imap.UID(uid+1), 0) // uid+1:*
-	d, err := g.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
-	if err != nil {
-		return nil, &IMAPError{Step: "search", Host: g.host, Err: err}
-	}
-	var out []uint32
-	for _, u := range d.AllUIDs() {
-		// RFC 3501 §6.4.8: "n:*" always matches the last message, even
-		// when its UID is below n.
-		if uint32(u) > uid {
-			out = append(out, uint32(u))
-		}
 	}
 	slices.Sort(out)
 	return out, nil
@@ -362,8 +356,8 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 	defer g.command()()
 	set := uidSet(uids)
 	if moveTo == "" {
-		if err := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
-			return &IMAPError{Step: "store", Host: g.host, Err: err}
+		if err := g.addFlags(set, imap.FlagSeen); err != nil {
+			return err
 		}
 		return nil
 	}
@@ -393,8 +387,8 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 	}
 	if caps.Has(imap.CapUIDPlus) {
 		// UID EXPUNGE (RFC 4315) removes only these messages.
-		if err := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-			return &IMAPError{Step: "store", Host: g.host, Err: err}
+		if err := g.addFlags(set, imap.FlagDeleted); err != nil {
+			return err
 		}
 		if err := g.c.UIDExpunge(set).Close(); err != nil {
 			return &IMAPError{Step: "move", Host: g.host, Err: fmt.Errorf("expunge: %w", err)}
@@ -404,7 +398,12 @@ func (g *goIMAP) Processed(uids []uint32, moveTo string) error {
 	// Neither MOVE nor UIDPLUS: a plain EXPUNGE would also remove messages
 	// someone else marked \Deleted, some perhaps not fetched yet. Mark ours
 	// \Seen and \Deleted, and leave the expunge to the mailbox owner's client.
-	if err := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen, imap.FlagDeleted}}, nil).Close(); err != nil {
+	return g.addFlags(set, imap.FlagSeen, imap.FlagDeleted)
+}
+
+// addFlags adds flags to the messages, silently (STORE +FLAGS.SILENT).
+func (g *goIMAP) addFlags(set imap.UIDSet, flags ...imap.Flag) error {
+	if err := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flags}, nil).Close(); err != nil {
 		return &IMAPError{Step: "store", Host: g.host, Err: err}
 	}
 	return nil
@@ -428,8 +427,8 @@ func (g *goIMAP) moveRefused(set imap.UIDSet, moveTo string, err error) error {
 	if _, answered := errors.AsType[*imap.Error](err); !answered {
 		return err
 	}
-	if serr := g.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); serr != nil {
-		return errors.Join(err, &IMAPError{Step: "store", Host: g.host, Err: serr})
+	if serr := g.addFlags(set, imap.FlagSeen); serr != nil {
+		return errors.Join(err, serr)
 	}
 	return &MoveRefusedError{Err: err}
 }

@@ -41,12 +41,9 @@ func TestIMAPFrozenServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p2.Run(ctx); close(done) }()
-	for i := 0; !p2.Status().Connected || p2.Status().Mailboxes[0].LastPoll.IsZero(); i++ {
-		if i > 500 {
-			t.Fatal("the poller never connected")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, "a first cycle", func() bool {
+		return p2.Status().Connected && !p2.Status().Mailboxes[0].LastPoll.IsZero()
+	})
 	time.Sleep(200 * time.Millisecond) // into IDLE
 	if n := dc.Freeze(); n < 1 {
 		t.Fatalf("froze %d IMAP processes", n)
@@ -74,12 +71,7 @@ func TestIMAPFrozenServerEndingIdle(t *testing.T) {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
-	for i := 0; p.Status().Mailboxes[0].LastPoll.IsZero(); i++ {
-		if i > 500 {
-			t.Fatal("the poller never polled")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, "a first cycle", func() bool { return !p.Status().Mailboxes[0].LastPoll.IsZero() })
 	time.Sleep(100 * time.Millisecond) // into IDLE
 	if n := dc.Freeze(); n < 1 {
 		t.Fatalf("froze %d IMAP processes", n)

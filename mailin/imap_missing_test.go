@@ -42,20 +42,11 @@ func TestIMAPMissingMailbox(t *testing.T) {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { p2.Run(ctx); close(done) }()
-	for i := 0; p2.Status().Mailboxes[1].LastPoll.IsZero(); i++ {
-		if i > 1000 {
-			t.Fatal("the first cycle did not finish")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, "the first cycle", func() bool { return !p2.Status().Mailboxes[1].LastPoll.IsZero() })
 	time.Sleep(200 * time.Millisecond) // into IDLE
 	dc.save("INBOX", failMail(1, "Leak again"))
-	for i := 0; len(h.requests()) < 2; i++ {
-		if i > 1000 { // a hang guard: the poll interval is an hour
-			t.Fatal("the new INBOX message did not come through IDLE")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// A hang guard: the poll interval is an hour.
+	waitFor(t, 10*time.Second, "the new INBOX message through IDLE", func() bool { return len(h.requests()) == 2 })
 	cancel()
 	<-done
 

@@ -163,12 +163,9 @@ func twoUnfetchable(t *testing.T, batch int, bad [2]int) {
 	defer cancel()
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
-	for i := 0; len(h.requests()) < 6 || p.Status().Mailboxes[0].LastPoll.IsZero(); i++ {
-		if i > 3000 { // a hang guard
-			t.Fatalf("stuck: %d requests\n%s", len(h.requests()), logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 30*time.Second, "six requests and a finished first poll", func() bool { // a hang guard
+		return len(h.requests()) >= 6 && !p.Status().Mailboxes[0].LastPoll.IsZero()
+	})
 	cancel()
 	<-done
 	want := map[string]string{}

@@ -276,9 +276,9 @@ type Tx struct {
 // runs on, one transaction at a time (SQLite has one writer anyway).
 //
 // It is a dedicated *sql.Conn rather than a *sql.Tx from the pool because
-// database/sql watches a Tx's context with a goroutine per query: with
-// RETURNING inserts, a batch commit paid a goroutine and a thread wake-up
-// for almost every statement. Statements are prepared on it once.
+// database/sql watches a Tx's context with a goroutine per query: a batch
+// commit paid a goroutine and a thread wake-up for every row-returning
+// statement. Statements are prepared on it once.
 type writer struct {
 	conn   *sqlx.Conn
 	sem    chan struct{} // held by the open transaction
@@ -332,11 +332,7 @@ func (w *writer) close() {
 // Begin starts an immediate write transaction on the writer connection,
 // waiting for the one open in this process, if any, or for ctx.
 func (s *Store) Begin(ctx context.Context) (*Tx, error) {
-	select {
-	case <-s.w.closed:
-		return nil, errors.New("store: begin: store closed")
-	default:
-	}
+	// After close, which holds sem for good, only closed is ready.
 	select {
 	case s.w.sem <- struct{}{}:
 	case <-s.w.closed:
